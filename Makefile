@@ -1,0 +1,48 @@
+# Two commands for a fresh machine:
+#   make demo   set everything up and run the whole loop on embedded defaults
+#   make test   set everything up and run every check CI runs
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha256sum | cut -c1-12)
+
+.PHONY: setup demo test lint typecheck contracts unit bench docs clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: setup
+	$(BIN)/alignops demo --dir demo
+
+test: lint typecheck contracts unit
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+contracts: setup
+	$(BIN)/lint-imports
+
+# pytest exits 5 when it collects nothing; that means the suite is broken, so it fails.
+unit: setup
+	@$(BIN)/python -m pytest -q; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: the test suite is broken"; exit 1; fi; \
+	exit $$status
+
+bench: setup
+	$(BIN)/python bench/check_bench.py
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache bench/out
+
+docs: setup
+	$(BIN)/typer alignops.cli.app utils docs --name alignops --output docs/cli.md

@@ -1,0 +1,3 @@
+from alignops.cli import main
+
+main()

@@ -1,0 +1,27 @@
+"""``alignops init``: scaffold a config repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from alignops.cli.output import console, errors_reported
+from alignops.scaffold import TEMPLATES, scaffold
+
+__all__ = ["init_command"]
+
+
+def init_command(
+    directory: Annotated[Path, typer.Argument(help="New folder for the config repository.")],
+    example: Annotated[
+        str, typer.Option(help=f"Template to start from: {', '.join(TEMPLATES)}.")
+    ] = "basic",
+) -> None:
+    """Create a config repository: git init, alignops.yaml, example manifests and
+    policies, first commit."""
+    with errors_reported():
+        repo = scaffold(directory, template=example)
+    console.print(f"[bold green]created[/] {repo.root} at {repo.head()[:12]} (branch main)")
+    console.print(f"next: cd {directory} && alignops check && alignops policy test")

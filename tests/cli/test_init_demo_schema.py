@@ -1,0 +1,82 @@
+"""``alignops init``, ``alignops demo``, ``alignops schema``, ``alignops version``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pygit2
+
+from alignops import __version__
+from tests.conftest import BRIEF_MESSAGE, run_alignops
+
+
+def test_init_makes_a_committed_repository(tmp_path: Path, cli: Any) -> None:
+    target = tmp_path / "new"
+    result = cli("init", str(target))
+    assert result.exit_code == 0, result.stderr
+    repo = pygit2.Repository(str(target))
+    head = repo[repo.head.target]
+    assert head.message == "Initial alignops config repository"
+    index = pygit2.Index()
+    index.read_tree(head.tree)
+    files = {e.path for e in index}
+    assert {
+        "alignops.yaml",
+        ".gitignore",
+        "policies/serverless.rego",
+        "policies/high-risk-model-policy.yaml",
+        "functions/scorer.yaml",
+    } <= files
+    assert not repo.status()  # nothing left uncommitted
+    assert cli("check", "--repo", str(target)).exit_code == 0
+
+
+def test_init_refuses_a_non_empty_folder(tmp_path: Path, cli: Any) -> None:
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "keep.txt").write_text("mine")
+    result = cli("init", str(tmp_path / "x"))
+    assert result.exit_code == 2 and "not an empty folder" in result.stderr
+    assert (tmp_path / "x" / "keep.txt").read_text() == "mine"
+    assert not (tmp_path / "x" / ".git").exists()
+
+
+def test_demo_shows_a_pass_and_a_deny(tmp_path: Path) -> None:
+    result = run_alignops("demo", "--dir", str(tmp_path / "demo"), cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = " ".join(result.stdout.split())
+    assert "PASS" in out and "DENY" in out
+    assert "Serverless function memory limit exceeds 512MB" in out
+    assert "demo complete" in out
+    # running it again replaces its own folder
+    again = run_alignops("demo", "--dir", str(tmp_path / "demo"), cwd=tmp_path, timeout=120)
+    assert again.returncode == 0
+
+
+def test_demo_will_not_delete_a_folder_it_did_not_make(tmp_path: Path, cli: Any) -> None:
+    (tmp_path / "precious").mkdir()
+    result = cli("demo", "--dir", str(tmp_path / "precious"))
+    assert result.exit_code == 2 and (tmp_path / "precious").exists()
+
+
+def test_schema_command(tmp_path: Path, cli: Any) -> None:
+    one = json.loads(cli("schema", "ServerlessFunction").stdout)
+    assert one["properties"]["kind"] == {"const": "ServerlessFunction", "title": "Kind"}
+    assert "memory" in json.dumps(one)
+    written = cli("schema", "--out", str(tmp_path / "schemas"))
+    assert written.exit_code == 0
+    assert (tmp_path / "schemas" / "manifest.json").exists()
+    assert (tmp_path / "schemas" / "Exception.json").exists()
+    assert cli("schema", "Nope").exit_code == 2
+
+
+def test_version(cli: Any) -> None:
+    assert cli("version").stdout.strip() == __version__
+
+
+def test_brief_message_constant_matches_template() -> None:
+    template = (
+        Path(__file__).parents[2] / "src/alignops/scaffold/templates/basic/policies/serverless.rego"
+    )
+    assert BRIEF_MESSAGE in template.read_text()
