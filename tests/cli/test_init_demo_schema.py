@@ -33,6 +33,14 @@ def test_init_makes_a_committed_repository(tmp_path: Path, cli: Any) -> None:
     assert cli("check", "--repo", str(target)).exit_code == 0
 
 
+def test_init_json_output(tmp_path: Path, cli: Any) -> None:
+    result = cli("init", str(tmp_path / "j"), "-o", "json")
+    assert result.exit_code == 0
+    made = json.loads(result.stdout)
+    assert made["branch"] == "main" and len(made["commit"]) == 40
+    assert made["commit"] == str(pygit2.Repository(str(tmp_path / "j")).head.target)
+
+
 def test_init_refuses_a_non_empty_folder(tmp_path: Path, cli: Any) -> None:
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "keep.txt").write_text("mine")

@@ -89,6 +89,12 @@ def test_syntax_error_has_line_and_column() -> None:
     assert problem.message.startswith("YAML syntax error")
 
 
+def test_syntax_error_says_where_the_construct_started() -> None:
+    (problem,) = refusal(b"kind: X\nmetadata: {name: x\n").problems
+    assert problem.line == 3
+    assert "started on line 2" in problem.message
+
+
 def test_merge_keys_are_refused() -> None:
     assert "merge keys" in str(refusal(b"a: &a {x: 1}\nb:\n  <<: *a\n"))
 

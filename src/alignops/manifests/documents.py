@@ -147,7 +147,11 @@ def parse_documents(file: str, data: bytes) -> list[Document]:
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        what = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        what = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem:
+            started = exc.context_mark
+            where = f" started on line {started.line + 1}" if started else ""
+            what = f"{exc.problem} ({exc.context}{where})"
         raise ManifestError.single(
             file,
             f"YAML syntax error: {what}",

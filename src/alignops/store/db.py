@@ -15,11 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from alignops.errors import AuditError, UsageError
+from alignops.store.schema import SCHEMA_REVISION
 
 __all__ = ["Database", "default_database_url"]
 
@@ -48,6 +49,13 @@ def _sqlite_serialized(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _current_revision(connection: Connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+    return None if row is None else str(row[0])
+
+
 class Database:
     """A migrated state database."""
 
@@ -71,20 +79,19 @@ class Database:
         self._migrate()
 
     def _migrate(self) -> None:
-        from alembic import command
-        from alembic.config import Config
-        from alembic.runtime.migration import MigrationContext
-        from alembic.script import ScriptDirectory
-
-        config = Config()
-        config.set_main_option("script_location", _MIGRATIONS)
-        head = ScriptDirectory.from_config(config).get_current_head()
+        """Upgrade to the newest schema. Alembic (slow to import) loads only when the
+        recorded revision is not already :data:`SCHEMA_REVISION`."""
         try:
             with self.engine.begin() as connection:
-                current = MigrationContext.configure(connection).get_current_revision()
-                if current != head:
-                    config.attributes["connection"] = connection
-                    command.upgrade(config, "head")
+                if _current_revision(connection) == SCHEMA_REVISION:
+                    return
+                from alembic import command
+                from alembic.config import Config
+
+                config = Config()
+                config.set_main_option("script_location", _MIGRATIONS)
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
         except SQLAlchemyError as exc:
             raise AuditError(f"cannot open state database {self.url}: {exc}") from None
 

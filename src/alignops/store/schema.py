@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
-__all__ = ["audit_head", "audit_records", "metadata"]
+__all__ = ["SCHEMA_REVISION", "audit_head", "audit_records", "metadata"]
+
+SCHEMA_REVISION = "0001"
+"""The newest migration; a test keeps it equal to Alembic's head."""
 
 metadata = MetaData()
 
