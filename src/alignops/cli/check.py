@@ -11,13 +11,14 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from alignops.audit import AuditLog
 from alignops.cli.context import DbOption, RepoOption, open_audit_log, open_repository
 from alignops.cli.output import EXIT_DENY, EXIT_OK, console, errors_reported
 from alignops.errors import UsageError
 from alignops.gate import Verdict, check
 from alignops.gate.formats import RENDERERS
 
-__all__ = ["check_command", "print_verdict"]
+__all__ = ["check_command", "print_verdict", "record_verdict"]
 
 
 class CheckFormat(StrEnum):
@@ -29,6 +30,11 @@ class CheckFormat(StrEnum):
 
 
 _STYLE = {"deny": "bold red", "warn": "yellow", "pass": "bold green"}
+
+
+def record_verdict(audit: AuditLog, verdict: Verdict) -> None:
+    """Append a verdict to the audit log, subject: the revision (or content digest)."""
+    audit.append("gate.verdict", verdict.revision or verdict.digest, verdict.to_dict())
 
 
 def print_verdict(verdict: Verdict) -> None:
@@ -111,20 +117,7 @@ def check_command(
             known = ", ".join(e.name for e in snapshot.config.environments) or "none"
             raise UsageError(f"unknown environment {environment!r}; alignops.yaml defines {known}")
         verdict = check(snapshot, base=base_snapshot, environment=environment)
-        audit = open_audit_log(db, repository.root)
-        audit.append(
-            "gate.verdict",
-            verdict.revision or snapshot.digest,
-            {
-                "outcome": verdict.outcome,
-                "label": verdict.label,
-                "digest": verdict.digest,
-                "base": verdict.base,
-                "environment": verdict.environment,
-                "summary": verdict.summary(),
-                "findings": [f.to_dict() for f in verdict.findings],
-            },
-        )
+        record_verdict(open_audit_log(db, repository.root), verdict)
     if fmt == "text":
         print_verdict(verdict)
     else:

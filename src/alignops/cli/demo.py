@@ -16,7 +16,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from alignops.audit import AuditLog
-from alignops.cli.check import print_verdict
+from alignops.cli.check import print_verdict, record_verdict
 from alignops.cli.output import EXIT_DENY, console, errors_reported
 from alignops.errors import UsageError
 from alignops.gate import Verdict, check
@@ -53,16 +53,7 @@ def _step(title: str) -> None:
 def _gate(repo: ConfigRepository, audit: AuditLog, revision: str, base: str | None) -> Verdict:
     snapshot = repo.snapshot(revision)
     verdict = check(snapshot, base=repo.snapshot(base) if base else None)
-    audit.append(
-        "gate.verdict",
-        verdict.revision,
-        {
-            "outcome": verdict.outcome,
-            "label": revision,
-            "summary": verdict.summary(),
-            "findings": [f.to_dict() for f in verdict.findings],
-        },
-    )
+    record_verdict(audit, verdict)
     print_verdict(verdict)
     return verdict
 

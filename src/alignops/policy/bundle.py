@@ -176,10 +176,7 @@ def _rules(
     tests: dict[str, TestRule] = {}
     problems = []
     for module in engine.modules():
-        if namespaces and not any(fnmatchcase(module.package, n) for n in namespaces):
-            selected = False
-        else:
-            selected = True
+        selected = not namespaces or any(fnmatchcase(module.package, n) for n in namespaces)
         for rule in module.rules:
             if _TEST_RULE.match(rule.name):
                 tests.setdefault(
