@@ -1,0 +1,1 @@
+"""Signed approvals: SSH signatures, the governance file, and who may approve what."""

@@ -1,0 +1,2 @@
+"""Responsible-AI evidence: fairness, explainability, drift and performance of a model on
+its data, content-addressed and reproducible."""
