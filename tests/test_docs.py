@@ -13,6 +13,8 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from alignops.approvals.governance import parse_governance
+from alignops.approvals.records import ApprovalRecord, verify_signature
 from alignops.manifests import KINDS, load_config, load_manifests
 from alignops.manifests.config import RepoConfig
 
@@ -30,10 +32,23 @@ EXAMPLES = [
 def test_yaml_examples_load(text: str) -> None:
     if text.startswith("# alignops.yaml"):
         load_config("alignops.yaml", text.encode())
+    elif "kind: Governance" in text:
+        parse_governance(text.encode())
+    elif "kind: Approval" in text:
+        _verify_documented_approval(text)
     elif "kind:" in text:
         load_manifests("example.yaml", text.encode())
     else:
         yaml.safe_load(text)
+
+
+def _verify_documented_approval(text: str) -> None:
+    """The documented record is real: it verifies against the documented governance file."""
+    page = (ROOT / "docs" / "approvals.md").read_text()
+    (governance,) = [b for b in BLOCK.findall(page) if "kind: Governance" in b]
+    members = {m.name: m.keys for m in parse_governance(governance.encode()).members}
+    record = ApprovalRecord.model_validate(yaml.safe_load(text))
+    verify_signature(record, members[record.spec.approver])
 
 
 def _fields(model: type[BaseModel], prefix: str) -> set[str]:

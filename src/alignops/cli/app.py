@@ -9,9 +9,11 @@ import traceback
 import typer
 
 from alignops._version import __version__
+from alignops.cli.approve import approve_command
 from alignops.cli.audit import audit_app
 from alignops.cli.check import check_command
 from alignops.cli.demo import demo_command
+from alignops.cli.evidence import evidence_app
 from alignops.cli.init import init_command
 from alignops.cli.output import EXIT_INTERNAL, stderr
 from alignops.cli.policy import policy_app
@@ -31,6 +33,8 @@ app.command("check")(check_command)
 app.command("init")(init_command)
 app.command("schema")(schema_command)
 app.command("demo")(demo_command)
+app.command("approve")(approve_command)
+app.add_typer(evidence_app, name="evidence")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
 

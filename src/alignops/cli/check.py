@@ -12,9 +12,17 @@ from rich.table import Table
 from rich.text import Text
 
 from alignops.audit import AuditLog
-from alignops.cli.context import DbOption, RepoOption, open_audit_log, open_repository
+from alignops.cli.context import (
+    DbOption,
+    RepoOption,
+    evidence_store,
+    open_audit_log,
+    open_repository,
+)
 from alignops.cli.output import EXIT_DENY, EXIT_OK, console, errors_reported
+from alignops.cli.progress import progress_reporter
 from alignops.errors import UsageError
+from alignops.evidence.usage import save_usage
 from alignops.gate import Verdict, check
 from alignops.gate.formats import RENDERERS
 
@@ -30,6 +38,16 @@ class CheckFormat(StrEnum):
 
 
 _STYLE = {"deny": "bold red", "warn": "yellow", "pass": "bold green"}
+
+
+def evidence_index(verdict: Verdict) -> list[dict[str, str]]:
+    """What evidence a verdict rests on, for the evidence ref."""
+    return [
+        {"model": model, "check": item["check"], "key": item["key"]}
+        for model, items in verdict.evidence.items()
+        for item in items
+        if item["key"] and item["metrics"] is not None
+    ]
 
 
 def record_verdict(audit: AuditLog, verdict: Verdict) -> None:
@@ -116,8 +134,20 @@ def check_command(
         if environment is not None and snapshot.config.environment(environment) is None:
             known = ", ".join(e.name for e in snapshot.config.environments) or "none"
             raise UsageError(f"unknown environment {environment!r}; alignops.yaml defines {known}")
-        verdict = check(snapshot, base=base_snapshot, environment=environment)
-        record_verdict(open_audit_log(db, repository.root), verdict)
+        store = evidence_store(repository)
+        with progress_reporter(quiet=fmt != "text") as progress:
+            verdict = check(
+                snapshot,
+                base=base_snapshot,
+                environment=environment,
+                evidence_store=store,
+                progress=progress,
+            )
+        audit = open_audit_log(db, repository.root)
+        record_verdict(audit, verdict)
+        save_usage(audit.db, verdict.usage)
+        if not snapshot.worktree:
+            store.record_revision(verdict.revision, evidence_index(verdict))
     if fmt == "text":
         print_verdict(verdict)
     else:

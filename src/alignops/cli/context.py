@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 
 from alignops.audit import AuditLog
+from alignops.evidence.store import EvidenceStore
 from alignops.source import ConfigRepository
 from alignops.store import Database, default_database_url
 
-__all__ = ["DbOption", "RepoOption", "open_audit_log", "open_repository"]
+__all__ = ["DbOption", "RepoOption", "evidence_store", "open_audit_log", "open_repository"]
 
 RepoOption = Annotated[
     Path,
@@ -40,3 +41,8 @@ def open_repository(path: Path) -> ConfigRepository:
 
 def open_audit_log(url: str | None, repo_root: Path | None) -> AuditLog:
     return AuditLog(Database(url or default_database_url(repo_root)))
+
+
+def evidence_store(repository: ConfigRepository) -> EvidenceStore:
+    """The local evidence cache of the repository, backed by its evidence ref."""
+    return EvidenceStore(repository.root / ".alignops" / "evidence", repository=repository)

@@ -100,6 +100,11 @@ class Verdict:
     findings: tuple[Finding, ...]
     checked_at: datetime
     engine: str
+    evidence: dict[str, list[dict[str, Any]]] = _field(default_factory=dict)
+    """model → evidence of each check (check, key, metrics, artifacts, cached, error)"""
+    approvals: dict[str, Any] = _field(default_factory=dict)
+    usage: tuple[Any, ...] = ()
+    """usage records of evidence computed for this verdict"""
 
     @property
     def outcome(self) -> Outcome:
@@ -140,4 +145,7 @@ class Verdict:
             "summary": self.summary(),
             "resourcesChecked": list(self.resources_checked),
             "findings": [f.to_dict() for f in self.findings],
+            "evidence": self.evidence,
+            "approvals": self.approvals,
+            "usage": [u.to_dict() for u in self.usage],
         }

@@ -1,7 +1,7 @@
 """``Snapshot``: one revision of a config repository, parsed and validated, immutable.
 
-Built from a map of paths to content ids and a function that reads a path, so it does
-not know where the bytes come from (a Git tree, the working tree, a test). Only
+Built from a map of paths to content ids and a :class:`SourceReader` that reads them, so
+it does not know where the bytes come from (a Git tree, the working tree, a test). Only
 ``alignops.source`` builds snapshots from Git.
 """
 
@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from alignops.errors import ManifestError, Problem
 from alignops.manifests.config import CONFIG_FILE, RepoConfig
@@ -26,8 +26,10 @@ __all__ = [
     "DEFAULT_EXCLUDES",
     "DataFile",
     "FileRole",
+    "FileVersion",
     "PolicyModule",
     "Snapshot",
+    "SourceReader",
     "build_snapshot",
     "classify",
 ]
@@ -38,6 +40,31 @@ DEFAULT_EXCLUDES = (".*", "**/.*", ".*/**", "**/.*/**", "governance/**", "approv
 DATA_FILE_NAMES = ("data.json", "data.yaml", "data.yml")
 
 FileRole = Literal["config", "policy", "data", "manifest", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileVersion:
+    """One change of a file in the history leading to a snapshot (newest first)."""
+
+    revision: str
+    """The commit that introduced this content ('worktree' for an uncommitted change)."""
+    author_name: str
+    author_email: str
+    oid: str | None
+    """Content id, or None where the change deleted the file."""
+
+
+class SourceReader(Protocol):
+    """Where a snapshot's bytes and history come from."""
+
+    def read(self, path: str) -> bytes:
+        """Content of a file of the snapshot."""
+
+    def blob(self, oid: str) -> bytes:
+        """Content by content id (any version the history names)."""
+
+    def history(self, path: str) -> list[FileVersion]:
+        """Changes of ``path`` along the first-parent history, newest first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +104,13 @@ class Snapshot:
     data_files: tuple[DataFile, ...]
     digest: str
     """SHA-256 over every path and content id: equal digests, equal content."""
+    source: SourceReader = field(repr=False, compare=False)
+
+    def read(self, path: str) -> bytes:
+        """Bytes of any file of the snapshot (model artifacts, datasets, records)."""
+        if path not in self.files:
+            raise KeyError(path)
+        return self.source.read(path)
 
     @property
     def short(self) -> str:
@@ -113,7 +147,7 @@ def build_snapshot(
     label: str,
     worktree: bool,
     files: Mapping[str, str],
-    read: Callable[[str], bytes],
+    source: SourceReader,
 ) -> Snapshot:
     """Parse and validate every file that matters; all problems reported at once."""
     if CONFIG_FILE not in files:
@@ -122,6 +156,7 @@ def build_snapshot(
             f"not found at {label}: not an alignops config repository "
             "(create one with `alignops init DIR`)",
         )
+    read = source.read
     config = load_config(CONFIG_FILE, read(CONFIG_FILE))
     problems: list[Problem] = []
     resources: dict[str, Resource] = {}
@@ -171,6 +206,7 @@ def build_snapshot(
         policies=tuple(policies),
         data_files=tuple(data_files),
         digest=digest,
+        source=source,
     )
 
 

@@ -112,6 +112,7 @@ class PolicySet:
         *,
         environment: str | None = None,
         engine: str = "regorus",
+        evidence: Mapping[str, Any] | None = None,
     ) -> PolicySet:
         rego = new_engine(engine)
         settings = snapshot.config.policy
@@ -126,7 +127,7 @@ class PolicySet:
                 problems.extend(exc.problems or (Problem(module.path, exc.message),))
         if problems:
             raise PolicyError("policies do not parse", problems=problems)
-        rego.add_data(policy_data(snapshot, environment))
+        rego.add_data(policy_data(snapshot, environment, evidence))
         rules, tests = _rules(rego, settings.namespaces)
         return cls(rego, rules, tests, versions)
 
@@ -206,7 +207,9 @@ def _rules(
     return tuple(gate.values()), tuple(tests.values())
 
 
-def policy_data(snapshot: Snapshot, environment: str | None) -> dict[str, Any]:
+def policy_data(
+    snapshot: Snapshot, environment: str | None, evidence: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The ``data`` document policies see: data files by folder, plus ``data.alignops``."""
     tree: dict[str, Any] = {}
     owners: dict[tuple[str, ...], str] = {}
@@ -239,7 +242,7 @@ def policy_data(snapshot: Snapshot, environment: str | None) -> dict[str, Any]:
                 owners[where] = data_file.path
     if problems:
         raise PolicyError("policy data conflicts", problems=problems)
-    tree["alignops"] = _context(snapshot, environment)
+    tree["alignops"] = {**_context(snapshot, environment), "evidence": dict(evidence or {})}
     return tree
 
 

@@ -13,7 +13,7 @@ from alignops.source.repository import ConfigRepository
 __all__ = ["TEMPLATES", "scaffold"]
 
 _ROOT = resources.files("alignops.scaffold") / "templates"
-TEMPLATES = ("basic",)
+TEMPLATES = ("basic", "acs-employment")
 _RENAMES = {"gitignore": ".gitignore"}
 
 
@@ -38,6 +38,10 @@ def scaffold(directory: Path, *, template: str = "basic") -> ConfigRepository:
         raise UsageError(f"{directory} exists and is not an empty folder")
     directory.mkdir(parents=True, exist_ok=True)
     _copy(_ROOT / template, directory)
+    if template == "acs-employment":
+        from alignops.scaffold import acs_employment
+
+        acs_employment.generate(directory)
     repo = ConfigRepository.init(directory)
     repo.commit_all("Initial alignops config repository")
     return repo

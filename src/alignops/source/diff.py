@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from alignops.manifests.kinds import Dataset, Model, ModelDeploymentPolicy
 from alignops.manifests.snapshot import Snapshot
 
 __all__ = ["ChangeSet", "diff_snapshots"]
@@ -47,7 +48,10 @@ def diff_snapshots(base: Snapshot, head: Snapshot) -> ChangeSet:
     if rules_changed:
         affected = set(head.resources)
     else:
-        affected = _neighbours(head, added | modified, base, removed)
+        changed = added | modified | _data_changed(head, paths)
+        affected = _neighbours(head, changed, base, removed) | _gate_inputs(
+            base, head, paths, changed | removed
+        )
     return ChangeSet(
         changed_paths=frozenset(paths),
         added=frozenset(added),
@@ -75,3 +79,41 @@ def _neighbours(head: Snapshot, changed: set[str], base: Snapshot, removed: set[
                 patterns = waiver.manifest.get("spec", {}).get("resources", [])
                 out |= {r for r in head.resources if any(fnmatchcase(r, p) for p in patterns)}
     return out & head.resources.keys()
+
+
+def _data_changed(head: Snapshot, paths: set[str]) -> set[str]:
+    """Models and datasets whose files (not manifests) changed: their digests must be
+    checked again."""
+    out = set()
+    for rid, resource in head.resources.items():
+        model = resource.model
+        uri = None
+        if isinstance(model, Model):
+            uri = model.spec.artifact.uri
+        elif isinstance(model, Dataset):
+            uri = model.spec.uri
+        if uri and any(p == uri or p.startswith(uri.rstrip("/") + "/") for p in paths):
+            out.add(rid)
+    return out
+
+
+def _gate_inputs(base: Snapshot, head: Snapshot, paths: set[str], touched: set[str]) -> set[str]:
+    """Models whose approvals, governance or selecting policies changed."""
+    models = head.of_kind("Model")
+    if any(p.startswith("governance/") for p in paths):
+        return {m.id for m in models}
+    out = set()
+    approved = {p.split("/")[1] for p in paths if p.startswith("approvals/") and p.count("/") >= 2}
+    out |= {m.id for m in models if m.name in approved}
+    for snapshot in (base, head):
+        for policy in snapshot.of_kind("ModelDeploymentPolicy"):
+            if policy.id not in touched:
+                continue
+            mdp = policy.model
+            assert isinstance(mdp, ModelDeploymentPolicy)
+            for m in models:
+                spec = m.model
+                assert isinstance(spec, Model)
+                if mdp.selects(spec.name, spec.spec.risk_level, spec.metadata.labels):
+                    out.add(m.id)
+    return out

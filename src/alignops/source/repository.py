@@ -1,4 +1,4 @@
-"""The config repository through pygit2: revisions → :class:`Snapshot`, commits.
+"""The config repository through pygit2: revisions → :class:`Snapshot`, history, commits.
 
 This is the only module that reads Git. A revision is anything ``git rev-parse``
 understands (branch, tag, sha, ``HEAD~2``); no revision means the working tree, as it
@@ -10,19 +10,19 @@ from __future__ import annotations
 import getpass
 import os
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pygit2
-from pygit2.enums import FileMode, FileStatus
+from pygit2.enums import FileMode, FileStatus, SortMode
 
 from alignops.errors import ManifestError, Problem, SourceError
-from alignops.manifests.snapshot import Snapshot, build_snapshot, classify
+from alignops.manifests.snapshot import FileVersion, Snapshot, build_snapshot, classify
 
 __all__ = ["ConfigRepository", "default_signature"]
 
 _WT_CHANGED = (
-    FileStatus.WT_MODIFIED | FileStatus.WT_NEW | FileStatus.WT_TYPECHANGE | (FileStatus.WT_RENAMED)
+    FileStatus.WT_MODIFIED | FileStatus.WT_NEW | FileStatus.WT_TYPECHANGE | FileStatus.WT_RENAMED
 )
 _GONE = FileStatus.WT_DELETED
 
@@ -34,6 +34,52 @@ def default_signature() -> pygit2.Signature:
     return pygit2.Signature(name, email)
 
 
+class _RevisionView:
+    """The files of one commit, and the history behind it (a :class:`SourceReader`)."""
+
+    def __init__(self, repo: ConfigRepository, commit: pygit2.Commit | None, files: dict[str, str]):
+        self._repo = repo
+        self._commit = commit
+        self._files = files
+
+    def read(self, path: str) -> bytes:
+        return self._repo.blob(self._files[path])
+
+    def blob(self, oid: str) -> bytes:
+        return self._repo.blob(oid)
+
+    def history(self, path: str) -> list[FileVersion]:
+        return self._repo.file_history(path, self._commit) if self._commit else []
+
+
+class _WorktreeView(_RevisionView):
+    """The working tree: files read from disk, history from HEAD plus the local change."""
+
+    def __init__(self, repo: ConfigRepository, files: dict[str, str], links: dict[str, str]):
+        head = None if repo.raw.head_is_unborn else repo.raw.head.peel(pygit2.Commit)
+        super().__init__(repo, head, files)
+        self._links = links
+
+    def read(self, path: str) -> bytes:
+        return (self._repo.root / self._links.get(path, path)).read_bytes()
+
+    def blob(self, oid: str) -> bytes:
+        for path, file_oid in self._files.items():
+            if file_oid == oid and (self._repo.root / path).exists():
+                return self.read(path)
+        return self._repo.blob(oid)
+
+    def history(self, path: str) -> list[FileVersion]:
+        committed = super().history(path)
+        current = self._files.get(path)
+        latest = committed[0].oid if committed else None
+        if current == latest:
+            return committed
+        sig = self._repo.committer()
+        local = FileVersion("worktree", sig.name, sig.email, current)
+        return [local, *committed]
+
+
 class ConfigRepository:
     """A config repository on disk (a Git working tree)."""
 
@@ -41,10 +87,10 @@ class ConfigRepository:
         found = pygit2.discover_repository(str(path))
         if found is None:
             raise SourceError(f"{path}: not inside a Git repository")
-        self._repo = pygit2.Repository(found)
-        if self._repo.is_bare or self._repo.workdir is None:
+        self.raw = pygit2.Repository(found)
+        if self.raw.is_bare or self.raw.workdir is None:
             raise SourceError(f"{path}: a bare repository has no working tree")
-        self.root = Path(self._repo.workdir).resolve()
+        self.root = Path(self.raw.workdir).resolve()
 
     @classmethod
     def init(cls, path: str | os.PathLike[str], *, branch: str = "main") -> ConfigRepository:
@@ -57,7 +103,7 @@ class ConfigRepository:
     def resolve(self, revision: str) -> pygit2.Commit:
         """The commit a revision expression names."""
         try:
-            obj = self._repo.revparse_single(revision)
+            obj = self.raw.revparse_single(revision)
             commit = obj.peel(pygit2.Commit)
         except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
             raise SourceError(f"unknown revision {revision!r} in {self.root}") from None
@@ -65,35 +111,72 @@ class ConfigRepository:
 
     def head(self) -> str:
         """The HEAD commit id, or '' before the first commit."""
-        if self._repo.head_is_unborn:
+        if self.raw.head_is_unborn:
             return ""
-        return str(self._repo.head.target)
+        return str(self.raw.head.target)
 
     def branch(self) -> str | None:
         """The checked-out branch name, or None when HEAD is detached."""
-        if self._repo.head_is_detached:
+        if self.raw.head_is_detached:
             return None
-        return self._repo.references["HEAD"].target.removeprefix("refs/heads/")  # type: ignore[union-attr]
+        target = self.raw.references["HEAD"].target
+        return str(target).removeprefix("refs/heads/")
+
+    def committer(self) -> pygit2.Signature:
+        """The identity Git would commit as here (config), else :func:`default_signature`."""
+        try:
+            return self.raw.default_signature
+        except (KeyError, pygit2.GitError):
+            return default_signature()
+
+    def blob(self, oid: str) -> bytes:
+        obj = self.raw.get(oid)
+        if not isinstance(obj, pygit2.Blob):
+            raise SourceError(f"no file content {oid} in {self.root}")
+        return bytes(obj.data)
 
     def snapshot(self, revision: str | None = None) -> Snapshot:
         """The snapshot of a revision, or of the working tree when ``revision`` is None."""
         if revision is None:
-            files, read = self._worktree_files()
+            files, links = self._worktree_files()
             return build_snapshot(
-                revision=self.head(), label="worktree", worktree=True, files=files, read=read
+                revision=self.head(),
+                label="worktree",
+                worktree=True,
+                files=files,
+                source=_WorktreeView(self, files, links),
             )
         commit = self.resolve(revision)
-        files, read = self._commit_files(commit)
+        files = self._commit_files(commit)
         return build_snapshot(
-            revision=str(commit.id), label=revision, worktree=False, files=files, read=read
+            revision=str(commit.id),
+            label=revision,
+            worktree=False,
+            files=files,
+            source=_RevisionView(self, commit, files),
         )
 
-    def _blob(self, oid: str) -> bytes:
-        blob = self._repo[oid]
-        assert isinstance(blob, pygit2.Blob)
-        return bytes(blob.data)
+    def file_history(self, path: str, commit: pygit2.Commit) -> list[FileVersion]:
+        """Each change of ``path`` on the first-parent line ending at ``commit``."""
+        walker = self.raw.walk(commit.id, SortMode.TOPOLOGICAL)
+        walker.simplify_first_parent()
+        versions: list[FileVersion] = []
+        newer: pygit2.Commit | None = None
+        newer_oid: str | None = None
+        for current in walker:
+            oid = _entry_oid(current.tree, path)
+            if newer is not None and oid != newer_oid:
+                versions.append(
+                    FileVersion(str(newer.id), newer.author.name, newer.author.email, newer_oid)
+                )
+            newer, newer_oid = current, oid
+        if newer is not None and newer_oid is not None:
+            versions.append(
+                FileVersion(str(newer.id), newer.author.name, newer.author.email, newer_oid)
+            )
+        return versions
 
-    def _commit_files(self, commit: pygit2.Commit) -> tuple[dict[str, str], Callable[[str], bytes]]:
+    def _commit_files(self, commit: pygit2.Commit) -> dict[str, str]:
         index = pygit2.Index()
         index.read_tree(commit.tree)
         files: dict[str, str] = {}
@@ -102,18 +185,14 @@ class ConfigRepository:
             if entry.mode == FileMode.COMMIT:
                 continue
             if entry.mode == FileMode.LINK:
-                links[entry.path] = self._blob(str(entry.id)).decode("utf-8", "replace")
+                links[entry.path] = self.blob(str(entry.id)).decode("utf-8", "replace")
             else:
                 files[entry.path] = str(entry.id)
-        self._resolve_links(files, links)
+        _resolve_links(files, links)
+        return files
 
-        def read(path: str) -> bytes:
-            return self._blob(files[path])
-
-        return files, read
-
-    def _worktree_files(self) -> tuple[dict[str, str], Callable[[str], bytes]]:
-        repo = self._repo
+    def _worktree_files(self) -> tuple[dict[str, str], dict[str, str]]:
+        repo = self.raw
         files: dict[str, str] = {}
         links: dict[str, str] = {}
         for entry in repo.index:
@@ -133,48 +212,79 @@ class ConfigRepository:
         for path in [p for p in files if (self.root / p).is_symlink()]:
             links[path] = os.readlink(self.root / path)
             del files[path]
-        real_paths = self._resolve_links(files, links)
-        root = self.root
-
-        def read(path: str) -> bytes:
-            return (root / real_paths.get(path, path)).read_bytes()
-
-        return files, read
-
-    @staticmethod
-    def _resolve_links(files: dict[str, str], links: Mapping[str, str]) -> dict[str, str]:
-        """Symbolic links inside the repository read as their target; escapes are refused.
-
-        Returns link path → target path for the links that were resolved.
-        """
-        targets: dict[str, str] = {}
-        problems = []
-        for path, target in sorted(links.items()):
-            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
-            if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
-                if classify(path, None) != "other":
-                    problems.append(
-                        Problem(path, f"symbolic link to {target!r} points outside the repository")
-                    )
-                continue
-            if resolved in files:
-                files[path] = files[resolved]
-                targets[path] = resolved
-        if problems:
-            raise ManifestError("", problems=problems)
-        return targets
+        return files, _resolve_links(files, links)
 
     # -- writing -------------------------------------------------------------
 
     def commit_all(self, message: str, *, signature: pygit2.Signature | None = None) -> str:
         """Stage every change of the working tree (additions, edits, deletions) and commit."""
-        repo = self._repo
+        repo = self.raw
         index = repo.index
         index.add_all()
         index.write()
         tree = index.write_tree()
         sig = signature or default_signature()
         parents = [] if repo.head_is_unborn else [repo.head.target]
-        ref = "HEAD"
-        oid = repo.create_commit(ref, sig, sig, message, tree, parents)
+        return str(repo.create_commit("HEAD", sig, sig, message, tree, parents))
+
+    def read_ref_file(self, ref: str, path: str) -> bytes | None:
+        """A file of the tree a non-branch ref (such as the evidence ref) points at."""
+        try:
+            commit = self.raw.references[ref].peel(pygit2.Commit)
+        except (KeyError, pygit2.GitError):
+            return None
+        oid = _entry_oid(commit.tree, path)
+        return self.blob(oid) if oid else None
+
+    def write_ref_files(self, ref: str, files: Mapping[str, bytes], message: str) -> str:
+        """Commit ``files`` (added or replaced) on ``ref`` without touching the working tree
+        or the index; the ref's earlier files stay."""
+        repo = self.raw
+        parent: pygit2.Commit | None
+        try:
+            parent = repo.references[ref].peel(pygit2.Commit)
+        except (KeyError, pygit2.GitError):
+            parent = None
+        index = pygit2.Index()
+        if parent is not None:
+            index.read_tree(parent.tree)
+        for path, data in files.items():
+            oid = repo.create_blob(data)
+            index.add(pygit2.IndexEntry(path, oid, FileMode.BLOB))
+        tree = index.write_tree(repo)
+        sig = default_signature()
+        parents = [parent.id] if parent is not None else []
+        oid = repo.create_commit(None, sig, sig, message, tree, parents)
+        repo.references.create(ref, oid, force=True)
         return str(oid)
+
+
+def _entry_oid(tree: pygit2.Tree, path: str) -> str | None:
+    try:
+        entry = tree[path]
+    except KeyError:
+        return None
+    return str(entry.id) if entry.filemode != FileMode.TREE else None
+
+
+def _resolve_links(files: dict[str, str], links: Mapping[str, str]) -> dict[str, str]:
+    """Symbolic links inside the repository read as their target; escapes are refused.
+
+    Returns link path → target path for the links that were resolved.
+    """
+    targets: dict[str, str] = {}
+    problems = []
+    for path, target in sorted(links.items()):
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
+            if classify(path, None) != "other":
+                problems.append(
+                    Problem(path, f"symbolic link to {target!r} points outside the repository")
+                )
+            continue
+        if resolved in files:
+            files[path] = files[resolved]
+            targets[path] = resolved
+    if problems:
+        raise ManifestError("", problems=problems)
+    return targets

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
 
-__all__ = ["SCHEMA_REVISION", "audit_head", "audit_records", "metadata"]
+__all__ = ["SCHEMA_REVISION", "audit_head", "audit_records", "metadata", "usage_records"]
 
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 """The newest migration; a test keeps it equal to Alembic's head."""
 
 metadata = MetaData()
@@ -30,4 +30,20 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+usage_records = Table(
+    "usage_records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recorded_at", String(40), nullable=False),
+    Column("source", String(40), nullable=False),
+    Column("model", String(253), nullable=True, index=True),
+    Column("activity", String(60), nullable=False),
+    Column("detail", String(200), nullable=False),
+    Column("revision", String(64), nullable=False),
+    Column("cpu_seconds", Float, nullable=False),
+    Column("wall_seconds", Float, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("attributes", Text, nullable=False),
 )

@@ -23,6 +23,10 @@ class Artifact(Spec):
         default=False,
         description="allow pickle/joblib (loading them runs code); requires the pinned sha256",
     )
+    trusted_types: list[str] = Field(
+        default_factory=list,
+        description="extra types a skops file may contain (module.Class), after review",
+    )
 
 
 class ModelDatasets(Spec):

@@ -37,6 +37,9 @@ class BiasDetection(Spec):
         default=None, description="defaults to the evaluation Dataset's protectedAttributes"
     )
     gate_on: Literal["point", "upperBound"] = "point"
+    min_group_size: int = Field(
+        default=100, ge=1, description="smaller groups are reported, not gated on"
+    )
 
 
 class DataDriftMonitoring(Spec):
@@ -99,3 +102,14 @@ class ModelDeploymentPolicy(ResourceModel):
 
     kind: Literal["ModelDeploymentPolicy"]
     spec: ModelDeploymentPolicySpec
+
+    def selects(self, name: str, risk_level: str | None, labels: dict[str, str]) -> bool:
+        """Whether this policy applies to a model with this name, risk level and labels."""
+        spec = self.spec
+        if spec.model_name is not None:
+            return spec.model_name == name
+        selector = spec.selector
+        assert selector is not None
+        if selector.risk_level is not None and selector.risk_level != risk_level:
+            return False
+        return all(labels.get(k) == v for k, v in selector.match_labels.items())
