@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha256sum | cut -c1-12)
 
 # Debian packages: WeasyPrint renders PDF reports with Pango; tests look at them with poppler.
-DEBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core poppler-utils
+DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
 
 .PHONY: setup system demo test lint typecheck contracts unit bench docs clean
 
@@ -50,7 +50,9 @@ unit: setup
 	exit $$status
 
 bench: setup
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,evidence,bench]'
 	$(BIN)/python bench/check_bench.py
+	$(BIN)/python bench/evidence_bench.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache bench/out

@@ -82,16 +82,21 @@ def _split_pipeline(model: Any, columns: list[str]) -> tuple[Any, Any, list[str]
 
 def _raw_output(final: Any, Z: Any) -> np.ndarray:
     """The output TreeExplainer and LinearExplainer explain (log-odds or probability)."""
+    import warnings
+
     import numpy as np
 
     kind = type(final).__name__
-    if kind.startswith(("GradientBoosting", "HistGradientBoosting", "Logistic")) and hasattr(
-        final, "decision_function"
-    ):
-        return np.asarray(final.decision_function(Z), dtype=float)
-    if hasattr(final, "predict_proba"):
-        return np.asarray(final.predict_proba(Z), dtype=float)[:, 1]
-    return np.asarray(final.predict(Z), dtype=float)
+    with warnings.catch_warnings():
+        # Z is the matrix SHAP explains, without the column names the model was fitted on.
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        if kind.startswith(("GradientBoosting", "HistGradientBoosting", "Logistic")) and hasattr(
+            final, "decision_function"
+        ):
+            return np.asarray(final.decision_function(Z), dtype=float)
+        if hasattr(final, "predict_proba"):
+            return np.asarray(final.predict_proba(Z), dtype=float)[:, 1]
+        return np.asarray(final.predict(Z), dtype=float)
 
 
 def _output_scale(final: Any) -> str:
