@@ -228,6 +228,16 @@ def test_second_check_is_all_cache_hits_and_costs_nothing(example: Example) -> N
     assert all(e["cached"] for items in again["evidence"].values() for e in items)
 
 
+def test_pinned_files_are_hashed_once_per_blob(example: Example) -> None:
+    import hashlib
+
+    snapshot = example.repo.snapshot("HEAD")
+    verified = example.path / ".alignops" / "evidence" / "verified"
+    for path in ("models/employment-fair/model.skops", "data/production-2018.parquet"):
+        memo = verified / snapshot.files[path]
+        assert memo.read_text() == hashlib.sha256(snapshot.read(path)).hexdigest()
+
+
 def test_a_fresh_clone_reads_evidence_from_the_ref(example: Example, tmp_path: Path) -> None:
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(example.path), str(clone)], check=True)

@@ -113,21 +113,22 @@ def evidence_key(request: EvidenceRequest, inputs: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
-_VERIFIED: dict[tuple[str, str], str] = {}
-
-
 def _verify_pinned(
-    snapshot: Snapshot, resource: Resource, path: str, pinned: str, field_path: str
+    snapshot: Snapshot,
+    resource: Resource,
+    path: str,
+    pinned: str,
+    field_path: str,
+    store: EvidenceStore,
 ) -> None:
-    """Cheap digest check for cache hits (memoized by path and blob id)."""
+    """Cheap digest check for cache hits: a file is hashed once per blob id."""
     oid = snapshot.files.get(path)
     if oid is None:
         return  # folders and artifact-store files are verified when loaded
-    key = (path, oid)
-    digest = _VERIFIED.get(key)
+    digest = store.verified_sha256(oid)
     if digest is None:
         digest = hashlib.sha256(snapshot.read(path)).hexdigest()
-        _VERIFIED[key] = digest
+        store.remember_sha256(oid, digest)
     if digest != pinned:
         raise EvidenceError(
             f"{resource.file}:{resource.line_of(field_path)}: {path} has sha256 {digest}, but "
@@ -175,11 +176,12 @@ def collect(
             model.spec.artifact.uri,
             model.spec.artifact.sha256,
             "spec.artifact.sha256",
+            store,
         )
         for dataset in (evaluation, reference):
             if dataset is not None:
                 spec = dataset.model.spec  # type: ignore[attr-defined]
-                _verify_pinned(snapshot, dataset, spec.uri, spec.sha256, "spec.sha256")
+                _verify_pinned(snapshot, dataset, spec.uri, spec.sha256, "spec.sha256", store)
     except EvidenceError as exc:
         for request in requests:
             bundle.items[request] = Evidence(request.check, "", None, str(exc))

@@ -15,6 +15,7 @@ it. The same key always means the same numbers, so a result is computed once:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,10 @@ class StoredEvidence:
     artifacts: tuple[str, ...] = field(default=())
 
 
+_BLOB = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 class EvidenceStore:
     """Local cache plus, when a repository is given, the evidence ref."""
 
@@ -47,6 +52,36 @@ class EvidenceStore:
         self.cache_dir = cache_dir
         self.repository = repository
         self._memory: dict[str, tuple[dict[str, Any], dict[str, bytes]]] = {}
+        self._verified: dict[str, str] = {}
+
+    # -- digests of Git blobs, verified once --------------------------------------------
+    #
+    # A Git blob id is a hash of the blob's content (SHA-1 with collision detection), so
+    # the SHA-256 a pinned file was verified to have holds for as long as its blob id is
+    # the same: a cache hit in a new process need not read and hash the model and data
+    # files again. Kept under ``<cache>/verified/<blob id>``.
+
+    def verified_sha256(self, blob: str) -> str | None:
+        """The SHA-256 of a blob verified earlier, if any."""
+        known = self._verified.get(blob)
+        if known is None and self.cache_dir is not None and _BLOB.fullmatch(blob):
+            try:
+                text = (self.cache_dir / "verified" / blob).read_text().strip()
+            except OSError:
+                return None
+            if _SHA256.fullmatch(text):
+                known = self._verified[blob] = text
+        return known
+
+    def remember_sha256(self, blob: str, sha256: str) -> None:
+        self._verified[blob] = sha256
+        if self.cache_dir is None or not _BLOB.fullmatch(blob):
+            return
+        folder = self.cache_dir / "verified"
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f"{blob}.tmp"
+        tmp.write_text(sha256)
+        tmp.replace(folder / blob)
 
     def get(self, key: str) -> StoredEvidence | None:
         if key in self._memory:
