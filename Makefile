@@ -24,7 +24,7 @@ system:
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,evidence]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,evidence,runtime]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,evidence,bench]'
 	$(BIN)/python bench/check_bench.py
 	$(BIN)/python bench/evidence_bench.py
+	$(BIN)/python bench/runtime_bench.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache bench/out

@@ -12,6 +12,7 @@ from alignops._version import __version__
 from alignops.cli.approve import approve_command
 from alignops.cli.audit import audit_app
 from alignops.cli.check import check_command
+from alignops.cli.deliver import history_command, plan_command, status_command, sync_command
 from alignops.cli.demo import demo_command
 from alignops.cli.evidence import evidence_app
 from alignops.cli.init import init_command
@@ -34,6 +35,10 @@ app.command("init")(init_command)
 app.command("schema")(schema_command)
 app.command("demo")(demo_command)
 app.command("approve")(approve_command)
+app.command("plan")(plan_command)
+app.command("sync")(sync_command)
+app.command("status")(status_command)
+app.command("history")(history_command)
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")

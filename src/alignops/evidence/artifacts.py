@@ -30,6 +30,7 @@ __all__ = [
     "LoadedDataset",
     "LoadedModel",
     "artifact_store",
+    "deserialize_model",
     "load_dataset",
     "load_model",
 ]
@@ -158,12 +159,25 @@ def _deserialize(
     data: bytes, fmt: str, resource: Resource, trusted: bool, extra_types: list[str]
 ) -> Any:
     where = _where(resource, "spec.artifact.format")
+    return deserialize_model(data, fmt, trusted=trusted, trusted_types=extra_types, where=where)
+
+
+def deserialize_model(
+    data: bytes, fmt: str, *, trusted: bool, trusted_types: list[str], where: str
+) -> Any:
+    """A model object from the bytes of a model file, under the gate's safety rules.
+
+    skops loads only scikit-learn's types, :data:`ALIGNOPS_TRUSTED_TYPES` and
+    ``trusted_types``; ``pickle`` and ``joblib`` run code when loaded, so they load only
+    when ``trusted``. Check the file's pinned digest before calling this. ``where`` starts
+    every error message (a manifest's ``file:line``, or the runtime's spec field).
+    """
     if fmt == "skops":
         import skops.io as sio
 
         try:
             untrusted = sio.get_untrusted_types(data=data)
-            allowed = {*ALIGNOPS_TRUSTED_TYPES, *extra_types}
+            allowed = {*ALIGNOPS_TRUSTED_TYPES, *trusted_types}
             refused = [t for t in untrusted if t not in allowed]
             if refused:
                 raise EvidenceError(

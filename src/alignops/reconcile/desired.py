@@ -34,6 +34,9 @@ class DesiredModel:
     trusted: bool
     trusted_types: tuple[str, ...]
     percent: int
+    features: tuple[str, ...] = ()
+    """Input columns in order (``spec.features``); empty: the names the model was fitted
+    with."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,7 @@ def _model(snapshot: Snapshot, name: str, percent: int) -> DesiredModel:
         trusted=artifact.trusted,
         trusted_types=tuple(artifact.trusted_types),
         percent=percent,
+        features=tuple(model.spec.features),
     )
 
 

@@ -31,6 +31,8 @@ class LiveService:
     """The settings as observed now (a provider reports what it can observe)."""
     managed: bool = True
     """Created by alignops; unmanaged services are never pruned."""
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """Where and how it runs, for people (pid, URL, start time); never compared."""
 
 
 @dataclass(frozen=True)

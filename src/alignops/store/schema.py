@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text
 
-__all__ = ["SCHEMA_REVISION", "audit_head", "audit_records", "metadata", "usage_records"]
+__all__ = [
+    "SCHEMA_REVISION",
+    "audit_head",
+    "audit_records",
+    "metadata",
+    "services",
+    "usage_records",
+]
 
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 """The newest migration; a test keeps it equal to Alembic's head."""
 
 metadata = MetaData()
@@ -47,3 +54,27 @@ usage_records = Table(
     Column("quantity", Integer, nullable=False),
     Column("attributes", Text, nullable=False),
 )
+
+services = Table(
+    "services",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("instance", String(32), nullable=False, unique=True),
+    Column("provider", String(40), nullable=False),
+    Column("target", String(253), nullable=False),
+    Column("environment", String(253), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("pid", Integer, nullable=True),
+    Column("process_start", String(40), nullable=True),
+    Column("port", Integer, nullable=False),
+    Column("url", String(300), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("revision", String(64), nullable=False),
+    Column("settings", Text, nullable=False),
+    Column("spec_path", Text, nullable=False),
+    Column("started_at", String(40), nullable=False),
+    Index("ix_services_environment_name", "environment", "name"),
+)
+"""Service instances a provider started (the ``local`` provider: one row per process)."""

@@ -1,0 +1,3 @@
+from alignops.runtime.serve import main
+
+main()
