@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from alignops.approvals.records import ApprovalRecord, render_record
+from alignops.approvals.sshsig import generate_ed25519
 from alignops.cli.approve import write_approval
 from alignops.gate import Verdict, check
 from alignops.scaffold import scaffold
@@ -39,19 +38,6 @@ spec:
     minApprovals: 2
 """
 PEOPLE = {"ada": ["ethics"], "bob": ["ethics", "legal"], "lin": ["legal"], "eve": []}
-
-
-def _key() -> tuple[bytes, str]:
-    key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    )
-    return private, public.decode()
 
 
 def governance_yaml(keys: dict[str, str], groups: dict[str, list[str]]) -> str:
@@ -94,7 +80,7 @@ def world(tmp_path: Path) -> World:
     repo = scaffold(path)
     keys, public = {}, {}
     for person in PEOPLE:
-        keys[person], public[person] = _key()
+        keys[person], public[person] = generate_ed25519()
     w = World(path, repo, keys, public)
     (path / "models").mkdir()
     (path / "models" / "model.yaml").write_text(MODEL.format(digest="a" * 64))

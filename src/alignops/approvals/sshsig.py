@@ -40,6 +40,7 @@ __all__ = [
     "SIGNATURE_NAMESPACE_APPROVAL",
     "PublicKey",
     "fingerprint",
+    "generate_ed25519",
     "parse_public_key",
     "sign",
     "verify",
@@ -157,6 +158,21 @@ def _parse_line(line: str) -> tuple[bytes, PublicKey]:
 
 def _fingerprint(blob: bytes) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def generate_ed25519(comment: str = "") -> tuple[bytes, str]:
+    """A new Ed25519 key pair: the private key in OpenSSH PEM form (unencrypted) and the
+    public key line, with ``comment`` appended, as ``ssh-keygen -t ed25519`` writes them."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    return private, f"{public.decode()} {comment}".rstrip()
 
 
 def parse_public_key(line: str) -> PublicKey:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from alignops.approvals.sshsig import generate_ed25519
+
 LABEL = "employed"
 PROTECTED = ("SEX", "RAC1P")
 NUMERIC = ("AGEP",)
@@ -99,22 +101,6 @@ PEOPLE = (
 ADMINS = ("ada", "lin")
 
 
-def _keypair() -> tuple[bytes, str]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    )
-    return private, public.decode()
-
-
 def generate(directory: Path) -> None:
     """Train both models, pin their digests, and create the demo approvers and their keys."""
     reference = pd.read_parquet(directory / "data" / "reference-2015.parquet")
@@ -139,13 +125,11 @@ def generate(directory: Path) -> None:
     members: list[str] = []
     groups: dict[str, list[str]] = {}
     for name, email, member_of in PEOPLE:
-        private, public = _keypair()
+        private, public = generate_ed25519(comment=email)
         (keys / name).write_bytes(private)
         (keys / name).chmod(0o600)
-        (keys / f"{name}.pub").write_text(f"{public} {email}\n")
-        members.append(
-            f"  - name: {name}\n    email: {email}\n    keys:\n      - {public} {email}\n"
-        )
+        (keys / f"{name}.pub").write_text(f"{public}\n")
+        members.append(f"  - name: {name}\n    email: {email}\n    keys:\n      - {public}\n")
         for group in member_of:
             groups.setdefault(group, []).append(name)
     governance = directory / "governance" / "groups.yaml"
