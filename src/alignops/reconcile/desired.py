@@ -99,46 +99,42 @@ def desired_state(snapshot: Snapshot, environment: str) -> dict[str, DesiredServ
             spec = manifest.spec
             if spec.environment != environment:
                 continue
-            split = spec.traffic or []
-            shares = [(t.model, t.percent) for t in split] or [(spec.model, 100)]
-            target = spec.target or default_target
-            out[resource.id] = DesiredService(
-                name=resource.id,
-                kind="ModelDeployment",
-                environment=environment,
-                target=target,
-                provider=providers.get(target, "local"),
-                revision=snapshot.revision,
-                file=resource.file,
-                memory_mb=spec.memory,
-                timeout_seconds=spec.timeout_seconds,
-                concurrency=spec.scaling.concurrency,
-                min_scale=spec.scaling.min_scale,
-                max_scale=spec.scaling.max_scale,
-                idle_timeout_seconds=spec.scaling.idle_timeout_seconds,
-                models=tuple(_model(snapshot, name, percent) for name, percent in shares),
-                labels=_sorted(manifest.metadata.labels),
-            )
+            shares = [(t.model, t.percent) for t in spec.traffic] or [(spec.model, 100)]
+            kind_fields: dict[str, Any] = {
+                "kind": "ModelDeployment",
+                "target": spec.target or default_target,
+                "memory_mb": spec.memory,
+                "timeout_seconds": spec.timeout_seconds,
+                "concurrency": spec.scaling.concurrency,
+                "min_scale": spec.scaling.min_scale,
+                "max_scale": spec.scaling.max_scale,
+                "idle_timeout_seconds": spec.scaling.idle_timeout_seconds,
+                "models": tuple(_model(snapshot, name, percent) for name, percent in shares),
+            }
         elif isinstance(manifest, ServerlessFunction):
             spec_f = manifest.spec
             if spec_f.environment not in (None, environment):
                 continue
-            target = spec_f.target or default_target
-            out[resource.id] = DesiredService(
-                name=resource.id,
-                kind="ServerlessFunction",
-                environment=environment,
-                target=target,
-                provider=providers.get(target, "local"),
-                revision=snapshot.revision,
-                file=resource.file,
-                memory_mb=spec_f.memory,
-                timeout_seconds=spec_f.timeout_seconds,
-                concurrency=spec_f.concurrency,
-                handler=spec_f.handler,
-                env=_sorted(spec_f.env),
-                labels=_sorted(manifest.metadata.labels),
-            )
+            kind_fields = {
+                "kind": "ServerlessFunction",
+                "target": spec_f.target or default_target,
+                "memory_mb": spec_f.memory,
+                "timeout_seconds": spec_f.timeout_seconds,
+                "concurrency": spec_f.concurrency,
+                "handler": spec_f.handler,
+                "env": _sorted(spec_f.env),
+            }
+        else:
+            continue
+        out[resource.id] = DesiredService(
+            name=resource.id,
+            environment=environment,
+            provider=providers.get(kind_fields["target"], "local"),
+            revision=snapshot.revision,
+            file=resource.file,
+            labels=_sorted(manifest.metadata.labels),
+            **kind_fields,
+        )
     return dict(sorted(out.items()))
 
 
