@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from alignops.cli import app
+from alignops.runtime import processes
 from alignops.scaffold import scaffold
 from alignops.source import ConfigRepository
 
@@ -28,6 +30,23 @@ spec:
 """
 
 BRIEF_MESSAGE = "Serverless function memory limit exceeds 512MB for cost optimization."
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_leaked_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the run, stop every alignops process (service, activator, launcher)
+    whose state folder is under this run's temp folder: a test that forgot to stop one
+    must not leave it running (they hold hundreds of MB each)."""
+    yield
+    base = str(tmp_path_factory.getbasetemp().resolve())
+    for marker in (
+        "-m alignops.runtime ",
+        "-m alignops.runtime.activator ",
+        "-m alignops.runtime.launcher ",
+    ):
+        for info in processes.find(marker):
+            if base in info.command:
+                processes.stop(info.pid, info.start, base, grace=10.0)
 
 
 @pytest.fixture(autouse=True)

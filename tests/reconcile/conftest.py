@@ -23,7 +23,9 @@ from sqlalchemy import select
 from alignops.audit import AuditLog
 from alignops.manifests.snapshot import Snapshot
 from alignops.reconcile.providers import ProviderContext, processes
+from alignops.reconcile.providers.activation import Activations
 from alignops.reconcile.sync import SyncResult, open_providers, sync
+from alignops.runtime.launcher import Launcher
 from alignops.store import Database, default_database_url
 from alignops.store.schema import services
 from tests.conftest import Repo
@@ -58,6 +60,7 @@ spec:
   memory: {memory}
   timeoutSeconds: 5
   scaling:
+    minScale: {min_scale}
     concurrency: 4
 """
 
@@ -102,9 +105,12 @@ class Delivery:
             ),
         )
 
-    def deployment(self, name: str, model: str, *, memory: int = 512) -> None:
+    def deployment(self, name: str, model: str, *, memory: int = 512, min_scale: int = 1) -> None:
+        """An always-on deployment by default; ``min_scale=0`` scales it to zero when idle
+        (served through the activator)."""
         self.repo.write(
-            f"deployments/{name}.yaml", DEPLOYMENT.format(name=name, model=model, memory=memory)
+            f"deployments/{name}.yaml",
+            DEPLOYMENT.format(name=name, model=model, memory=memory, min_scale=min_scale),
         )
 
     def snapshot(self, revision: str = "HEAD") -> Snapshot:
@@ -162,6 +168,13 @@ def stop_recorded(db: Database) -> None:
             time.sleep(0.05)
 
 
+def stop_machine_helpers(runtime: Path) -> None:
+    """Stop the activator (and the services it started) and the launcher of a runtime
+    folder."""
+    Activations(runtime, "127.0.0.1", 0, 60).stop_activator()
+    Launcher(runtime).stop()
+
+
 @pytest.fixture
 def delivery(repo: Repo) -> Iterator[Delivery]:
     """The scaffolded repository plus model ``scorer-v1`` deployed as ``scorer-api`` in
@@ -170,9 +183,12 @@ def delivery(repo: Repo) -> Iterator[Delivery]:
     world = Delivery(repo, db, AuditLog(db), ProviderContext(repo.path / ".alignops", db))
     world.model("scorer-v1", "1.0.0", train(1))
     world.deployment("scorer-api", "scorer-v1")
+    # Only the model deployment: the scaffold's function is delivered in its own test.
+    (repo.path / "functions" / "scorer.yaml").unlink()
     repo.commit("serve scorer-v1")
     try:
         yield world
     finally:
         stop_recorded(db)
+        stop_machine_helpers(world.state_dir / "runtime")
         db.close()

@@ -9,7 +9,6 @@ from tests.conftest import BRIEF_MESSAGE
 from tests.reconcile.conftest import Delivery, expected, metadata, predict, train
 
 SERVICE = "ModelDeployment/scorer-api"
-FUNCTION = "ServerlessFunction/scorer"
 
 
 def test_plan_sync_status_history_and_a_refused_sync(delivery: Delivery, cli: Any) -> None:
@@ -22,12 +21,9 @@ def test_plan_sync_status_history_and_a_refused_sync(delivery: Delivery, cli: An
     assert (document["environment"], document["revision"]) == ("staging", good)
     assert [(a["action"], a["service"], a["skipped"] is None) for a in document["actions"]] == [
         ("create", SERVICE, True),
-        ("create", FUNCTION, False),
     ]
     text = cli("plan", *repo)
-    assert "1 to create · 0 to update · 0 to delete · 0 unchanged · 1 skipped" in " ".join(
-        text.stdout.split()
-    )
+    assert "1 to create · 0 to update · 0 to delete · 0 unchanged" in " ".join(text.stdout.split())
 
     synced = cli("sync", *repo)
     assert synced.exit_code == 0, synced.stdout + synced.stderr
@@ -35,9 +31,6 @@ def test_plan_sync_status_history_and_a_refused_sync(delivery: Delivery, cli: An
     assert "SYNCED 1 created · 0 updated · 0 deleted" in flat
     assert f"{good[:12]} → staging" in flat
     assert "gate: checking" in synced.stderr  # progress goes to stderr
-    assert f"skipped {FUNCTION}: not supported by the local provider yet" in " ".join(
-        synced.stderr.split()
-    )
 
     status = cli("status", *repo, "-o", "json")
     assert status.exit_code == 0, status.stderr
@@ -46,7 +39,6 @@ def test_plan_sync_status_history_and_a_refused_sync(delivery: Delivery, cli: An
     assert (service["revision"], service["healthy"], service["health"]) == (good, True, "ok")
     assert [(m["name"], m["version"]) for m in service["models"]] == [("scorer-v1", "1.0.0")]
     assert predict(service["url"])["predictions"] == expected(train(1))
-    assert rows[FUNCTION]["health"].startswith("skipped: not supported by the local provider")
     table = cli("status", *repo)
     assert str(service["pid"]) in table.stdout and good[:12] in table.stdout
 

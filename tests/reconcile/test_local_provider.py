@@ -192,14 +192,11 @@ def test_a_target_whose_provider_is_not_built_is_planned_and_skipped(delivery: D
     )
     delivery.repo.commit("deploy to the cluster")
     planned = plan_environment(delivery.snapshot(), "staging", delivery.providers())
-    assert [(a.verb, a.name) for a in planned.plan.actions] == [
-        ("create", SERVICE),
-        ("create", "ServerlessFunction/scorer"),
-    ]
+    assert [(a.verb, a.name) for a in planned.plan.actions] == [("create", SERVICE)]
     assert planned.skipped[SERVICE] == "provider 'kubernetes' (target 'cluster') is not built yet"
     result = delivery.sync()
     assert (result.outcome, result.actions) == ("synced", ())
-    assert set(result.skipped) == {SERVICE, "ServerlessFunction/scorer"}
+    assert set(result.skipped) == {SERVICE}
 
 
 def test_invalid_target_settings_name_the_field(delivery: Delivery) -> None:

@@ -45,10 +45,6 @@ def test_sync_serves_the_model_a_second_sync_is_a_noop_and_a_kill_is_healed(
         True,
     )
     assert result.health[SERVICE].ok
-    # The scaffold's ServerlessFunction is planned, and reported as not runnable yet.
-    assert result.skipped["ServerlessFunction/scorer"].startswith(
-        "not supported by the local provider yet"
-    )
 
     url, pid = delivery.url(SERVICE), delivery.pid(SERVICE)
     answer = predict(url)

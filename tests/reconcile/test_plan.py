@@ -174,5 +174,6 @@ def test_plan_is_json_ready(served: Repo) -> None:
         "action": "update",
         "service": "ModelDeployment/scorer-api",
         "reason": "drift: changed outside Git",
+        "drift": True,
         "changes": [{"setting": "memory_mb", "live": 1024, "desired": 512}],
     }

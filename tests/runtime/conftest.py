@@ -1,4 +1,5 @@
-"""Fixtures: real model files, real service processes on free loopback ports."""
+"""Fixtures: real model files, real handler code, real service processes on free loopback
+ports."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from sklearn.linear_model import LogisticRegression
 
 ROOT = Path(__file__).resolve().parents[2]
 FEATURES = ["f0", "f1", "f2", "f3", "f4"]
+FUNCTION_CODE = Path(__file__).resolve().parent / "function_code"
+"""A repository's code with handlers (``checkout.handlers:handle``, ``…:handle_async``)."""
 
 
 def free_port() -> int:
@@ -118,7 +121,17 @@ class Service:
         return self.process.wait(timeout)
 
 
-def service_spec(tmp: Path, models: list[dict[str, Any]], **overrides: Any) -> dict[str, Any]:
+def function(
+    handler: str, *, code: Path = FUNCTION_CODE, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The ``function`` entry of a spec."""
+    return {"handler": handler, "codePath": str(code), "env": env or {}}
+
+
+def service_spec(
+    tmp: Path, models: list[dict[str, Any]] | None, **overrides: Any
+) -> dict[str, Any]:
+    """A spec serving ``models``, or (``models=None``) the ``function`` in ``overrides``."""
     spec: dict[str, Any] = {
         "deployment": "fraud-scorer",
         "environment": "staging",
@@ -135,6 +148,8 @@ def service_spec(tmp: Path, models: list[dict[str, Any]], **overrides: Any) -> d
             spec[key] = {**spec[key], **value}
         else:
             spec[key] = value
+    if models is None:
+        del spec["models"]
     return spec
 
 
@@ -163,7 +178,9 @@ def start(tmp_path: Path) -> Iterator[Any]:
     """``start(models, **spec overrides) -> Service``; every service is stopped afterwards."""
     started: list[Service] = []
 
-    def _start(models: list[dict[str, Any]], *, wait: bool = True, **overrides: Any) -> Service:
+    def _start(
+        models: list[dict[str, Any]] | None, *, wait: bool = True, **overrides: Any
+    ) -> Service:
         service = launch(tmp_path, service_spec(tmp_path, models, **overrides), wait=wait)
         started.append(service)
         return service
@@ -173,3 +190,23 @@ def start(tmp_path: Path) -> Iterator[Any]:
         if service.process.poll() is None:
             service.process.kill()
             service.process.wait()
+
+
+@pytest.fixture
+def start_function(start: Any) -> Any:
+    """``start_function(handler, *, code=, env=, wait=, **spec overrides) -> Service``: a
+    service of the deployment ``checkout-events`` running ``handler``."""
+
+    def _start(
+        handler: str,
+        *,
+        code: Path = FUNCTION_CODE,
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+        **overrides: Any,
+    ) -> Service:
+        overrides.setdefault("deployment", "checkout-events")
+        entry = function(handler, code=code, env=env)
+        return start(None, wait=wait, function=entry, **overrides)
+
+    return _start

@@ -12,13 +12,22 @@ from alignops._version import __version__
 from alignops.cli.approve import approve_command
 from alignops.cli.audit import audit_app
 from alignops.cli.check import check_command
-from alignops.cli.deliver import history_command, plan_command, status_command, sync_command
+from alignops.cli.cost import cost_app
+from alignops.cli.deliver import (
+    down_command,
+    history_command,
+    plan_command,
+    status_command,
+    sync_command,
+)
 from alignops.cli.demo import demo_command
 from alignops.cli.evidence import evidence_app
 from alignops.cli.init import init_command
 from alignops.cli.output import EXIT_INTERNAL, stderr
 from alignops.cli.policy import policy_app
+from alignops.cli.rollback import rollback_command
 from alignops.cli.schema import schema_command
+from alignops.cli.server import server_command
 
 __all__ = ["app", "main"]
 
@@ -39,9 +48,13 @@ app.command("plan")(plan_command)
 app.command("sync")(sync_command)
 app.command("status")(status_command)
 app.command("history")(history_command)
+app.command("down")(down_command)
+app.command("rollback")(rollback_command)
+app.command("server")(server_command)
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
+app.add_typer(cost_app, name="cost")
 
 
 @app.command("version")

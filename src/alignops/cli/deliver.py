@@ -36,17 +36,27 @@ from alignops.cli.output import (
     EXIT_OK,
     Format,
     OutputOption,
+    console,
     errors_reported,
     print_json,
 )
 from alignops.cli.progress import progress_reporter
 from alignops.errors import UsageError
+from alignops.evidence.store import EvidenceStore
+from alignops.gate import Verdict
 from alignops.manifests.snapshot import Snapshot
-from alignops.reconcile.providers import ProviderContext
+from alignops.reconcile.providers import LocalProvider, ProviderContext
 from alignops.reconcile.sync import open_providers, plan_environment, sync
 from alignops.source import ConfigRepository
 
-__all__ = ["history_command", "plan_command", "status_command", "sync_command"]
+__all__ = [
+    "down_command",
+    "gate_evidence",
+    "history_command",
+    "plan_command",
+    "status_command",
+    "sync_command",
+]
 
 RevisionArgument = Annotated[
     str, typer.Argument(help="Revision to deliver (branch, tag, sha). Default: HEAD.")
@@ -96,6 +106,13 @@ def _session(
         audit.db.close()
 
 
+def gate_evidence(repository: ConfigRepository) -> tuple[EvidenceStore, Callable[[Verdict], None]]:
+    """What a sync gates with: the repository's evidence store, and the hook that
+    versions the evidence a verdict rests on with its revision (on the evidence ref)."""
+    store = evidence_store(repository)
+    return store, lambda v: store.record_revision(v.revision, evidence_index(v))
+
+
 def plan_command(
     revision: RevisionArgument = "HEAD",
     environment: EnvOption = None,
@@ -107,7 +124,7 @@ def plan_command(
     it: `alignops check REV` tells whether the gate lets it through)."""
     with errors_reported(output.value), _session(repo, revision, environment, db, _quiet) as s:
         providers = open_providers(s.snapshot, s.context)
-        planned = plan_environment(s.snapshot, s.environment, providers)
+        planned = plan_environment(s.snapshot, s.environment, providers, audit=s.audit)
     if output == Format.json:
         print_json(planned.to_dict())
     else:
@@ -127,8 +144,9 @@ def sync_command(
     """Gate a revision and, unless the gate denies it, make an environment run it:
     plan, apply, prune, health-check. Every step goes to the audit log.
 
-    Exit codes: 0 synced, 1 refused by the gate or a service failed (the services that
-    ran before keep running), 2 input error, 3 internal error.
+    Exit codes: 0 synced, 1 refused by the gate, a service failed (the services that
+    ran before keep running) or drift was reported (`drift: report`), 2 input error,
+    3 internal error.
     """
     fmt = output.value
     with (
@@ -136,7 +154,7 @@ def sync_command(
         progress_reporter(quiet=fmt != "text") as progress,
         _session(repo, revision, environment, db, progress) as s,
     ):
-        store = evidence_store(s.repository)
+        store, on_verdict = gate_evidence(s.repository)
         result = sync(
             s.snapshot,
             environment=s.environment,
@@ -144,7 +162,8 @@ def sync_command(
             audit=s.audit,
             evidence_store=store,
             prune=prune,
-            on_verdict=lambda v: store.record_revision(v.revision, evidence_index(v)),
+            on_verdict=on_verdict,
+            repository=s.repository,
         )
     if output == Format.json:
         print_json(result.to_dict())
@@ -206,3 +225,25 @@ def history_command(
 
 def _quiet(_: str) -> None:
     return None
+
+
+def down_command(
+    output: OutputOption = Format.text,
+    repo: RepoOption = Path("."),
+    db: DbOption = None,
+) -> None:
+    """Stop every local service of this repository (all environments), the activator
+    and the launcher. The next sync starts what the revision declares again."""
+    with errors_reported(output.value), _session(repo, "HEAD", None, db, _quiet) as s:
+        stopped: list[str] = []
+        for provider in open_providers(s.snapshot, s.context).values():
+            if isinstance(provider, LocalProvider):
+                stopped += provider.shutdown()
+        s.audit.append("delivery.down", s.repository.root.name, {"stopped": stopped})
+    if output == Format.json:
+        print_json({"stopped": stopped})
+    elif not stopped:
+        console.print("nothing was running")
+    else:
+        for line in stopped:
+            console.print(f"stopped {line}", soft_wrap=True)

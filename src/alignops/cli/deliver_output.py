@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from alignops.cli.output import console, stderr
-from alignops.reconcile.providers import Provider
+from alignops.reconcile.plan import describe_change
+from alignops.reconcile.providers import Health, Provider
+from alignops.reconcile.rollback import Rollback
 from alignops.reconcile.sync import EnvironmentPlan, SyncResult
 
 __all__ = ["print_history", "print_plan", "print_status", "print_sync", "status_rows"]
@@ -21,9 +22,11 @@ _STYLE = {
     "delete": "red",
     "tidy": "red",
     "skip": "dim",
+    "drift": "magenta",
     "synced": "bold green",
     "refused": "bold red",
     "failed": "bold red",
+    "drifted": "bold magenta",
     "error": "bold red",
 }
 
@@ -41,12 +44,6 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, list) and value and isinstance(value[0], dict) and "name" in value[0]:
-        return ", ".join(f"{m['name']} {m['version']} {m['percent']}%" for m in value)
-    return str(value)
-
-
 def print_plan(planned: EnvironmentPlan) -> None:
     table = Table(expand=True, pad_edge=False)
     table.add_column("action", no_wrap=True)
@@ -55,9 +52,14 @@ def print_plan(planned: EnvironmentPlan) -> None:
     table.add_column("why", overflow="fold", ratio=4)
     for action in planned.plan.actions:
         why = Text(action.reason)
-        for setting, live, desired in action.changes:
-            why.append(f"\n{setting}: {_value(live)} → {_value(desired)}", style="dim")
+        for change in action.changes:
+            why.append(f"\n{describe_change(*change)}", style="dim")
         verb: str = action.verb
+        if action in planned.reported:
+            verb = "drift"
+            why.append("\ndrift: reported, not healed (drift: report)", style="magenta")
+        elif action.drift:
+            why.append("\ndrift: changed outside Git; a sync heals it", style="magenta")
         skipped = planned.skipped.get(action.name)
         if skipped is not None:
             verb = "skip"
@@ -67,11 +69,15 @@ def print_plan(planned: EnvironmentPlan) -> None:
         table.add_row(Text("-", style="dim"), name, Text("unchanged", style="dim"))
     if table.rows:
         console.print(table)
-    verbs = [a.verb for a in planned.plan.actions if a.name not in planned.skipped]
+    reported = planned.reported
+    verbs = [
+        a.verb for a in planned.plan.actions if a.name not in planned.skipped and a not in reported
+    ]
+    drift = f"{len(reported)} drift to report · " if reported else ""
     console.print(
         f"plan for {planned.environment} at {_short(planned.revision)}: "
         f"{verbs.count('create')} to create · {verbs.count('update')} to update · "
-        f"{verbs.count('delete')} to delete · {len(planned.plan.unchanged)} unchanged · "
+        f"{verbs.count('delete')} to delete · {drift}{len(planned.plan.unchanged)} unchanged · "
         f"{len(planned.skipped)} skipped"
     )
 
@@ -97,6 +103,13 @@ def print_sync(result: SyncResult) -> None:
         stderr.print(f"[yellow]skipped[/] {name}: {reason}", markup=True, soft_wrap=True)
     for name, health in result.unhealthy.items():
         stderr.print(f"[red]unhealthy[/] {name}: {health.reason}", soft_wrap=True)
+    for action in result.drift:
+        line = Text("drift ", style=_STYLE["drift"])
+        what = "; ".join([action.reason, *(describe_change(*c) for c in action.changes)])
+        line.append(f"{action.name}: {what} — reported, not healed (drift: report)")
+        console.print(line, soft_wrap=True)
+    for rolled in result.rollbacks:
+        console.print(_automatic_rollback(rolled.service, rolled.rollback, rolled.refused))
     line = Text()
     line.append(result.outcome.upper(), style=_STYLE[result.outcome])
     where = f"{_short(result.revision)} → {result.environment}"
@@ -107,12 +120,26 @@ def print_sync(result: SyncResult) -> None:
         )
     else:
         c = result.counts()
+        drifted = f"{c['drifted']} drifted · " if c["drifted"] else ""
         line.append(
             f"  {c['created']} created · {c['updated']} updated · {c['deleted']} deleted · "
             f"{c['unchanged']} unchanged · {c['skipped']} skipped · {c['failed']} failed · "
-            f"{c['unhealthy']} unhealthy · {where}"
+            f"{c['unhealthy']} unhealthy · {drifted}{where}"
         )
     console.print(line)
+
+
+def _automatic_rollback(service: str, rollback: Rollback | None, refused: str | None) -> Text:
+    if rollback is None or rollback.commit is None:
+        line = Text("not rolled back ", style="bold red")
+        line.append(f"{service}: {refused}")
+        return line
+    line = Text("rolled back ", style="bold yellow")
+    line.append(
+        f"{service}: committed {_short(rollback.commit)} on {rollback.branch}, restoring "
+        f"{_short(rollback.to_revision)} (the last compliant version, which keeps serving)"
+    )
+    return line
 
 
 def status_rows(
@@ -120,14 +147,21 @@ def status_rows(
 ) -> list[dict[str, Any]]:
     """One row per service that runs or that HEAD declares, with its health now."""
     rows = []
+    where: dict[str, str] = {}
+    for name in planned.live:
+        desired = planned.desired.get(name)
+        targets = planned.located.get(name, ())
+        where[name] = desired.target if desired and desired.target in targets else targets[0]
+    health: dict[str, Health] = {}
+    for target in set(where.values()):
+        names = [n for n, t in where.items() if t == target]
+        health.update(providers[target].health(planned.environment, names))
     for name in sorted({*planned.desired, *planned.live}):
         live = planned.live.get(name)
         desired = planned.desired.get(name)
         declared = desired is not None
         if live is not None:
-            targets = planned.located.get(name, ())
-            target = desired.target if desired and desired.target in targets else targets[0]
-            health = providers[target].health(name, planned.environment)
+            target = where[name]
             models = live.settings.get("models", [])
             rows.append(
                 {
@@ -138,9 +172,11 @@ def status_rows(
                     "models": models,
                     "url": live.details.get("url"),
                     "pid": live.details.get("pid"),
-                    "healthy": health.ok,
-                    "health": health.reason,
+                    "healthy": health[name].ok,
+                    "health": health[name].reason,
                     "startedAt": live.details.get("startedAt"),
+                    "scaleToZero": bool(live.details.get("scaleToZero")),
+                    "coldStarts": health[name].details.get("coldStarts"),
                 }
             )
         elif desired is not None:
@@ -160,19 +196,24 @@ def status_rows(
                     "healthy": False,
                     "health": f"skipped: {skipped}" if skipped else "not running",
                     "startedAt": None,
+                    "scaleToZero": desired.min_scale == 0,
+                    "coldStarts": None,
                 }
             )
     return rows
 
 
 def print_status(environment: str, rows: list[dict[str, Any]]) -> None:
+    """One block per service — readable at any terminal width:
+
+    ModelDeployment/fraud-api  ok
+      revision 3f2c9a1e0b7d · fraud 1.2.0 · pid 48211 · started 2026-11-23 13:57:02Z
+      http://127.0.0.1:41237
+    """
     if not rows:
         console.print(f"{environment}: no services declared or running")
         return
-    table = Table(title=environment, box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("service", "revision", "models", "url", "pid", "health", "started"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("service", "revision", "pid"))
-    notes = []
+    console.print(Text(environment, style="bold"))
     for row in rows:
         models = ", ".join(
             f"{m['name']} {m['version']}" + (f" ({m['percent']}%)" if m["percent"] != 100 else "")
@@ -180,21 +221,35 @@ def print_status(environment: str, rows: list[dict[str, Any]]) -> None:
         )
         health = Text(row["health"], style="green" if row["healthy"] else "red")
         if row["health"].startswith("skipped: "):
-            health = Text("skipped", style="yellow")
-            notes.append(f"{row['service']}: {row['health'].removeprefix('skipped: ')}")
-        service = row["service"] + ("" if row["declared"] else " (not in HEAD)")
-        table.add_row(
-            service,
-            _short(row["revision"]),
-            models or "-",
-            row["url"] or "-",
-            str(row["pid"] or "-"),
-            health,
-            (row["startedAt"] or "-").replace("T", " ").replace("+00:00", "Z"),
-        )
-    console.print(table)
-    for note in notes:
-        console.print(Text(f"skipped {note}", style="dim"))
+            health = Text(row["health"], style="yellow")
+        head = Text(row["service"] + ("" if row["declared"] else " (not in HEAD)"), style="bold")
+        head.append("  ")
+        head.append_text(health)
+        console.print(head, soft_wrap=True)
+        facts = [f"revision {_short(row['revision'])}"]
+        if models:
+            facts.append(models)
+        if row["pid"]:
+            facts.append(f"pid {row['pid']}")
+        if row.get("scaleToZero"):
+            facts.append(f"cold starts {_cold_starts(row)}")
+        if row["startedAt"]:
+            started = str(row["startedAt"]).replace("T", " ").replace("+00:00", "Z")
+            facts.append(f"started {started}")
+        console.print("  " + " · ".join(facts), soft_wrap=True)
+        if row["url"]:
+            console.print(f"  {row['url']}", soft_wrap=True)
+
+
+def _cold_starts(row: dict[str, Any]) -> str:
+    """ "3 (last 84 ms)" for a scale-to-zero service; "-" for an always-on one."""
+    if not row.get("scaleToZero"):
+        return "-"
+    cold = row.get("coldStarts") or {}
+    count = int(cold.get("count", 0))
+    if not count:
+        return "0"
+    return f"{count} (last {float(cold.get('lastMs', 0)):.0f} ms)"
 
 
 def print_history(entries: list[dict[str, Any]]) -> None:
@@ -212,7 +267,17 @@ def print_history(entries: list[dict[str, Any]]) -> None:
         elif outcome == "error":
             changes = str(e.get("error"))
         else:
-            keys = ("created", "updated", "deleted", "unchanged", "skipped", "failed", "unhealthy")
+            keys = (
+                "created",
+                "updated",
+                "deleted",
+                "unchanged",
+                "skipped",
+                "failed",
+                "unhealthy",
+                "drifted",
+                "rolledBack",
+            )
             changes = " · ".join(f"{counts[k]} {k}" for k in keys if counts.get(k)) or "-"
         table.add_row(
             str(e["seq"]),

@@ -7,11 +7,20 @@ Part 2, responsible AI on real census data: the ``acs-employment`` example train
 baseline model and a mitigated one; the gate computes fairness, explainability and
 drift evidence, denies the baseline for its disparity by race, and passes the mitigated
 model once two approvers from the two groups have signed.
+
+Part 3, delivery: the compliant revision is synced to production and served by the
+local runtime (scaled to zero, started by the first request); real requests get
+predictions; a non-compliant model version is committed and refused while the old one
+keeps serving; ``rollback`` commits the revert to the last compliant version. The
+services keep running afterwards (``alignops status`` / ``alignops down``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +33,8 @@ from alignops.audit import AuditLog
 from alignops.cli.approve import write_approval
 from alignops.cli.check import evidence_index, print_verdict, record_verdict
 from alignops.cli.context import evidence_store
+from alignops.cli.deliver import gate_evidence
+from alignops.cli.deliver_output import print_status, print_sync, status_rows
 from alignops.cli.output import EXIT_DENY, console, errors_reported
 from alignops.cli.progress import progress_reporter
 from alignops.errors import UsageError
@@ -32,6 +43,9 @@ from alignops.gate import Verdict, check
 from alignops.gate.formats import render_markdown
 from alignops.policy import PolicySet
 from alignops.policy.testing import run_tests
+from alignops.reconcile.providers import LocalProvider, ProviderContext
+from alignops.reconcile.rollback import rollback
+from alignops.reconcile.sync import SyncResult, open_providers, plan_environment, sync
 from alignops.scaffold import scaffold
 from alignops.source import ConfigRepository
 from alignops.store import Database, default_database_url
@@ -82,6 +96,9 @@ def _prepare(directory: Path) -> None:
             raise UsageError(
                 f"{directory} exists and was not made by `alignops demo`; pick another --dir"
             )
+        for previous in directory.iterdir():  # the services a previous run left serving
+            if (previous / ".alignops").is_dir():
+                _shutdown(ConfigRepository(previous))
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     (directory / _MARKER).write_text("made by `alignops demo`; safe to delete\n")
@@ -218,6 +235,153 @@ def _responsible_ai(directory: Path) -> bool:
     )
 
 
+def _shutdown(repo: ConfigRepository) -> list[str]:
+    audit = _open(repo)
+    try:
+        context = ProviderContext(repo.root / ".alignops", audit.db)
+        providers = open_providers(repo.snapshot("HEAD"), context)
+        return [m for p in providers.values() if isinstance(p, LocalProvider) for m in p.shutdown()]
+    finally:
+        audit.db.close()
+
+
+def _request(url: str, rows: list[dict[str, object]]) -> dict[str, object]:
+    import httpx  # the runtime extra; not needed to start the command line
+
+    started = time.perf_counter()
+    response = httpx.post(f"{url}/predict", json={"rows": rows}, timeout=60)
+    elapsed = (time.perf_counter() - started) * 1000
+    answer = dict(response.json())
+    answer["status"] = response.status_code
+    answer["ms"] = elapsed
+    answer["coldStartMs"] = response.headers.get("x-alignops-cold-start")
+    return answer
+
+
+def _delivery(directory: Path) -> bool:
+    import pandas as pd  # slow to import: only the demo needs it here
+
+    repo = ConfigRepository(directory)
+    audit = _open(repo)
+    store, on_verdict = gate_evidence(repo)
+    service = "ModelDeployment/employment-fair"
+    with progress_reporter() as progress:
+        context = ProviderContext(repo.root / ".alignops", audit.db, progress)
+
+        def deliver() -> SyncResult:
+            return sync(
+                repo.snapshot("HEAD"),
+                environment="production",
+                context=context,
+                audit=audit,
+                evidence_store=store,
+                on_verdict=on_verdict,
+            )
+
+        _step("11. alignops sync --env production: the compliant revision goes live")
+        first = deliver()
+    print_sync(first)
+    live = open_providers(repo.snapshot("HEAD"), context)["local"].live("production")
+    url = str(live[service].details["url"]) if service in live else ""
+    console.print(f"  {service} scales to zero at {url}")
+
+    _step("12. real requests: three people from the 2018 survey")
+    features = list(pd.read_parquet(directory / "data" / "production-2018.parquet").columns)
+    frame = pd.read_parquet(directory / "data" / "production-2018.parquet").head(3)
+    model_features = [c for c in features if c not in ("id", "year", "employed")]
+    rows = frame[model_features].to_dict("records")
+    console.print(
+        f"  curl -s -X POST {url}/predict -H 'content-type: application/json' "
+        f"-d '{json.dumps({'rows': rows[:1]})}'",
+        soft_wrap=True,
+    )
+    cold = _request(url, rows)
+    warm = _request(url, rows)
+    console.print(
+        f"  HTTP {cold['status']}: predictions {cold.get('predictions')} from "
+        f"{cold.get('model')} {cold.get('version')} (revision {str(cold.get('revision'))[:12]})"
+    )
+    console.print(
+        f"  first request {cold['ms']:.0f} ms (a cold start of {cold['coldStartMs']} ms: the "
+        f"process started for it), the next {warm['ms']:.0f} ms"
+    )
+    _status(repo, context)
+
+    _step("13. commit a non-compliant version: the baseline's model as employment-fair 2.0.0")
+    # The baseline was retired in step 10: its model is in the commit before.
+    baseline = repo.snapshot("HEAD~1").read("models/employment-baseline/model.skops")
+    (directory / "models" / "employment-fair" / "model.skops").write_bytes(baseline)
+    manifest = directory / "models" / "employment-fair" / "model.yaml"
+    text = manifest.read_text()
+    old_digest = text.split('sha256: "', 1)[1].split('"', 1)[0]
+    manifest.write_text(
+        text.replace('version: "1.0.0"', 'version: "2.0.0"').replace(
+            old_digest, hashlib.sha256(baseline).hexdigest()
+        )
+    )
+    bad = repo.commit_all("employment-fair 2.0.0: retrained without group thresholds")
+    console.print(f"commit {bad[:12]}  employment-fair 2.0.0: retrained without group thresholds")
+    with progress_reporter() as progress:
+        context = ProviderContext(repo.root / ".alignops", audit.db, progress)
+        refused = deliver()
+    print_sync(refused)
+    for denial in refused.denials[:3]:
+        console.print(f"  denied: {denial['resource']}: {denial['message']}", soft_wrap=True)
+    still = _request(url, rows)
+    console.print(
+        f"  meanwhile {url} still answers with {still.get('model')} {still.get('version')}"
+    )
+
+    _step("14. alignops rollback employment-fair: Git goes back to the last compliant version")
+    done = rollback(repo, "employment-fair", "production", audit, evidence_store=store)
+    console.print(
+        f"  committed {str(done.commit)[:12]} on {done.branch}: restores "
+        f"{done.to_revision[:12]} ({', '.join(f'{p} {w}' for p, w in done.files.items())})",
+        soft_wrap=True,
+    )
+    with progress_reporter() as progress:
+        context = ProviderContext(repo.root / ".alignops", audit.db, progress)
+        after = deliver()
+    print_sync(after)
+    back = _request(url, rows)
+    console.print(f"  {url} answers with {back.get('model')} {back.get('version')}")
+    _status(repo, context)
+
+    _step("15. alignops history, alignops audit verify")
+    for record in audit.records(action="sync.finished", subject="production", limit=5):
+        data = record.data
+        console.print(
+            f"  #{record.seq} {data['outcome']:8} {str(data['revision'])[:12]} "
+            f"verdict {data['verdict']}"
+        )
+    report = audit.verify()
+    console.print(f"  chain {'intact' if report.ok else 'TAMPERED'}: {report.records} records")
+    console.print(
+        f"\n  still serving: curl -X POST {url}/predict …;  alignops status --repo {directory} "
+        f"--env production;  stop everything with: alignops down --repo {directory}",
+        soft_wrap=True,
+    )
+    audit.db.close()
+    return (
+        first.outcome == "synced"
+        and cold["status"] == 200
+        and cold.get("version") == "1.0.0"
+        and refused.outcome == "refused"
+        and still.get("version") == "1.0.0"
+        and done.outcome == "committed"
+        and after.outcome == "synced"
+        and back.get("version") == "1.0.0"
+        and report.ok
+    )
+
+
+def _status(repo: ConfigRepository, context: ProviderContext) -> None:
+    snapshot = repo.snapshot("HEAD")
+    providers = open_providers(snapshot, context)
+    planned = plan_environment(snapshot, "production", providers)
+    print_status("production", status_rows(planned, providers))
+
+
 def demo_command(
     directory: Annotated[
         Path, typer.Option("--dir", help="Where to build the demo config repositories.")
@@ -228,12 +392,15 @@ def demo_command(
         _prepare(directory)
         gate_ok = _policy_gate(directory / "basic")
         rai_ok = _responsible_ai(directory / "acs-employment")
+        delivery_ok = rai_ok and _delivery(directory / "acs-employment")
     console.print()
-    if gate_ok and rai_ok:
+    if gate_ok and rai_ok and delivery_ok:
         console.print(
             "[bold green]demo complete[/]: the 256 MB change passed and the 1 GiB change was "
             "denied with the policy's message; the biased model was denied on measured "
-            "disparity, the mitigated one passed with two signed approvals; audit chains verify."
+            "disparity, the mitigated one passed with two signed approvals; it was served, "
+            "answered real requests, the non-compliant 2.0.0 was refused while 1.0.0 kept "
+            "serving, and rollback put Git back on 1.0.0; audit chains verify."
         )
     else:
         console.print("[bold red]demo did not behave as expected[/]")

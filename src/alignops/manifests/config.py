@@ -31,6 +31,16 @@ class Environment(Spec):
     branch: str = "main"
     target: Name = Field(description="default target of this environment")
     auto_sync: bool = True
+    auto_rollback: bool = Field(
+        default=True,
+        description="when a new version of a deployment never becomes healthy, commit the "
+        "revert to its last compliant version",
+    )
+    drift: Literal["heal", "report"] = Field(
+        default="heal",
+        description="what a sync does with changes made outside Git (a killed service): "
+        "heal them, or report them and leave them",
+    )
 
 
 class Target(Spec):

@@ -5,8 +5,9 @@ Exit status, for the supervisor:
 - 0 — stopped by SIGTERM or SIGINT, after in-flight requests finished and every buffered
   telemetry record was written;
 - 1 — uvicorn could not start (for example, the port is taken);
-- 2 — the spec is invalid, or a model was refused (digest mismatch, untrusted pickle,
-  unreadable file): restarting will not help;
+- 2 — the spec is invalid, a model was refused (digest mismatch, untrusted pickle,
+  unreadable file) or the handler cannot be loaded (its import fails, it is missing or
+  not callable): restarting will not help;
 - 3 — an unexpected error (a bug);
 - 137 — the memory limit was exceeded (decision 0013): restart it, or give it more memory.
 """
@@ -39,24 +40,24 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 
 def serve(spec_path: Path) -> int:
-    """Load the spec and the models, serve until stopped; the process's exit status."""
+    """Load the spec and the models (or the handler), serve until stopped; the process's
+    exit status."""
     from alignops.runtime.spec import load_spec
 
     try:
         spec = load_spec(spec_path)
         import uvicorn  # after the spec: a bad spec is refused without importing the stack
 
-        from alignops.runtime.service import create_app
+        from alignops.runtime.app import create_app
 
         app = create_app(spec, spec_file=str(spec_path))
     except AlignOpsError as exc:
         print(f"alignops runtime: {exc}", file=sys.stderr, flush=True)
         return EXIT_REFUSED
     service = app.state.service
-    names = ", ".join(f"{v.name} {v.version} ({v.percent}%)" for v in service.versions)
     print(
         f"alignops runtime: {spec.deployment} ({spec.environment}, {spec.revision}) serving "
-        f"{names} on http://{spec.host}:{spec.port}",
+        f"{service.serving} on http://{spec.host}:{spec.port}",
         file=sys.stderr,
         flush=True,
     )
@@ -86,7 +87,7 @@ def serve(spec_path: Path) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m alignops.runtime",
-        description="Serve one deployment's models over HTTP, with telemetry.",
+        description="Serve one deployment's models, or one function, over HTTP, with telemetry.",
     )
     parser.add_argument("--spec", type=Path, required=True, help="the service spec (JSON)")
     args = parser.parse_args(argv)

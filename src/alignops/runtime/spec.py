@@ -7,16 +7,20 @@ config repository, no database.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from alignops.errors import InputError
 from alignops.manifests.base import Name, Sha256, Spec
+from alignops.manifests.kinds.function import HANDLER_PATTERN
 
-__all__ = ["ServedModel", "ServiceSpec", "TelemetrySettings", "load_spec"]
+__all__ = ["ServedFunction", "ServedModel", "ServiceSpec", "TelemetrySettings", "load_spec"]
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class ServedModel(Spec):
@@ -44,6 +48,27 @@ class ServedModel(Spec):
     )
 
 
+class ServedFunction(Spec):
+    """The Python handler behind the service (a ``ServerlessFunction``)."""
+
+    handler: str = Field(pattern=HANDLER_PATTERN, description="module:function")
+    code_path: Path = Field(
+        description="the folder on this machine holding the repository's code; put first "
+        "on sys.path before the handler's module is imported"
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict, description="set in the process's environment before the import"
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _check_env(cls, env: dict[str, str]) -> dict[str, str]:
+        bad = [name for name in env if not _ENV_NAME.fullmatch(name)]
+        if bad:
+            raise ValueError(f"not an environment variable name: {', '.join(map(repr, bad))}")
+        return env
+
+
 class TelemetrySettings(Spec):
     """Where request records go and how often they are written."""
 
@@ -58,7 +83,8 @@ class TelemetrySettings(Spec):
 
 
 class ServiceSpec(Spec):
-    """One deployment's service process: identity, limits, models, telemetry."""
+    """One deployment's service process: identity, limits, telemetry, and what it serves:
+    ``models`` (a ``ModelDeployment``) or ``function`` (a ``ServerlessFunction``)."""
 
     deployment: Name
     environment: Name
@@ -76,10 +102,17 @@ class ServiceSpec(Spec):
     )
     memory_check_seconds: float = Field(default=0.05, gt=0, le=5)
     telemetry: TelemetrySettings
-    models: list[ServedModel] = Field(min_length=1)
+    models: Annotated[list[ServedModel], Field(min_length=1)] | None = None
+    function: ServedFunction | None = None
 
     @model_validator(mode="after")
-    def _check_models(self) -> ServiceSpec:
+    def _check_served(self) -> ServiceSpec:
+        if (self.models is None) == (self.function is None):
+            raise ValueError(
+                "give exactly one of models (a model deployment) or function (a handler)"
+            )
+        if self.models is None:
+            return self
         if sum(m.percent for m in self.models) != 100:
             raise ValueError("models[*].percent must add up to 100")
         versions = [(m.name, m.version) for m in self.models]

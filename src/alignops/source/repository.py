@@ -16,7 +16,7 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import FileMode, FileStatus, SortMode
 
-from alignops.errors import ManifestError, Problem, SourceError
+from alignops.errors import ManifestError, Problem, SourceError, UsageError
 from alignops.manifests.snapshot import FileVersion, Snapshot, build_snapshot, classify
 
 __all__ = ["ConfigRepository", "default_signature"]
@@ -257,6 +257,100 @@ class ConfigRepository:
         oid = repo.create_commit(None, sig, sig, message, tree, parents)
         repo.references.create(ref, oid, force=True)
         return str(oid)
+
+    def fetch(self, remote: str) -> None:
+        """Update ``refs/remotes/<remote>/*`` from a remote configured in the repository
+        (the working tree and local branches are not touched)."""
+        try:
+            handle = self.raw.remotes[remote]
+        except KeyError:
+            names = ", ".join(str(r.name) for r in self.raw.remotes) or "none"
+            raise UsageError(f"no remote {remote!r} in {self.root} (remotes: {names})") from None
+        try:
+            handle.fetch()
+        except (pygit2.GitError, OSError) as exc:
+            # The remote's URL is not printed: it may hold a token.
+            raise SourceError(f"cannot fetch remote {remote!r}: {exc}") from None
+
+    def commit_files(
+        self,
+        branch: str,
+        files: Mapping[str, bytes | None],
+        message: str,
+        *,
+        parent: str | None = None,
+    ) -> str:
+        """Commit ``files`` (path → new content, or None to delete it) onto ``branch`` as a
+        child of its tip; every other file stays as the tip has it. Returns the commit id.
+
+        ``parent``: the tip the change was computed against; if the branch has moved on
+        since, nothing is committed. If ``branch`` is checked out, the index and the
+        working tree follow for those paths — refused (nothing changed) if any of them has
+        uncommitted changes there.
+        """
+        repo = self.raw
+        ref = f"refs/heads/{branch}"
+        try:
+            tip = repo.references[ref].peel(pygit2.Commit)
+        except (KeyError, pygit2.GitError):
+            raise SourceError(f"no branch {branch!r} in {self.root}") from None
+        if parent is not None and str(tip.id) != parent:
+            raise SourceError(
+                f"branch {branch!r} moved from {parent[:12]} to {str(tip.id)[:12]} meanwhile; "
+                "nothing was committed, try again"
+            )
+        for path in files:
+            if posixpath.normpath(path) != path or path.startswith(("/", "../")):
+                raise SourceError(f"{path!r} is not a normalized path inside the repository")
+        checked_out = self.branch() == branch and not repo.head_is_unborn
+        if checked_out:
+            status = repo.status(untracked_files="all")
+            dirty = sorted(p for p in files if p in status)
+            if dirty:
+                raise UsageError(
+                    f"uncommitted changes to {', '.join(dirty)} in {self.root}; commit or "
+                    "discard them first (nothing was committed)"
+                )
+        index = pygit2.Index()
+        index.read_tree(tip.tree)
+        modes: dict[str, FileMode] = {}
+        for path, data in sorted(files.items()):
+            if data is None:
+                if path in index:
+                    index.remove(path)
+                continue
+            try:
+                modes[path] = FileMode(index[path].mode)
+            except KeyError:
+                modes[path] = FileMode.BLOB
+            index.add(pygit2.IndexEntry(path, repo.create_blob(data), modes[path]))
+        tree = index.write_tree(repo)
+        sig = default_signature()
+        try:
+            oid = repo.create_commit(ref, sig, sig, message, tree, [tip.id])
+        except pygit2.GitError as exc:  # the branch moved between reading and writing it
+            raise SourceError(f"cannot commit to {branch!r}: {exc}; try again") from None
+        if checked_out:
+            self._check_out(files, modes)
+        return str(oid)
+
+    def _check_out(self, files: Mapping[str, bytes | None], modes: Mapping[str, FileMode]) -> None:
+        """Write ``files`` into the working tree and the index (after a commit of them)."""
+        index = self.raw.index
+        index.read()
+        for path, data in files.items():
+            full = self.root / path
+            if data is None:
+                full.unlink(missing_ok=True)
+                if path in index:
+                    index.remove(path)
+                continue
+            full.parent.mkdir(parents=True, exist_ok=True)
+            full.write_bytes(data)
+            if modes[path] == FileMode.BLOB_EXECUTABLE:
+                full.chmod(0o755)
+            index.add(path)
+        index.write()
 
 
 def _entry_oid(tree: pygit2.Tree, path: str) -> str | None:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text
 
 __all__ = [
     "SCHEMA_REVISION",
     "audit_head",
     "audit_records",
+    "cost_records",
     "metadata",
+    "metered_segments",
     "services",
     "usage_records",
 ]
 
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 """The newest migration; a test keeps it equal to Alembic's head."""
 
 metadata = MetaData()
@@ -78,3 +80,79 @@ services = Table(
     Index("ix_services_environment_name", "environment", "name"),
 )
 """Service instances a provider started (the ``local`` provider: one row per process)."""
+
+_MONEY = 80  # decimals are kept as exact text ("0.0000083333500"), never as floats
+
+cost_records = Table(
+    "cost_records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("BilledCost", String(_MONEY), nullable=False),
+    Column("EffectiveCost", String(_MONEY), nullable=False),
+    Column("ListCost", String(_MONEY), nullable=False),
+    Column("ContractedCost", String(_MONEY), nullable=False),
+    Column("BillingCurrency", String(3), nullable=False),
+    Column("BillingAccountId", String(253), nullable=False),
+    Column("BillingAccountName", String(253), nullable=False),
+    Column("BillingPeriodStart", String(40), nullable=False),
+    Column("BillingPeriodEnd", String(40), nullable=False),
+    Column("ChargePeriodStart", String(40), nullable=False),
+    Column("ChargePeriodEnd", String(40), nullable=False),
+    Column("ChargeCategory", String(20), nullable=False),
+    Column("ChargeClass", String(20), nullable=True),
+    Column("ChargeDescription", String(500), nullable=False),
+    Column("ChargeFrequency", String(20), nullable=False),
+    Column("ConsumedQuantity", String(_MONEY), nullable=False),
+    Column("ConsumedUnit", String(40), nullable=False),
+    Column("PricingQuantity", String(_MONEY), nullable=False),
+    Column("PricingUnit", String(40), nullable=False),
+    Column("PricingCategory", String(20), nullable=False),
+    Column("ListUnitPrice", String(_MONEY), nullable=False),
+    Column("ContractedUnitPrice", String(_MONEY), nullable=False),
+    Column("InvoiceIssuerName", String(100), nullable=False),
+    Column("ProviderName", String(100), nullable=False),
+    Column("PublisherName", String(100), nullable=False),
+    Column("ServiceProviderName", String(100), nullable=False),
+    Column("HostProviderName", String(100), nullable=False),
+    Column("ServiceCategory", String(60), nullable=False),
+    Column("ServiceName", String(100), nullable=False),
+    Column("ResourceId", String(300), nullable=False),
+    Column("ResourceName", String(253), nullable=False),
+    Column("ResourceType", String(40), nullable=False),
+    Column("SkuId", String(40), nullable=False),
+    Column("SkuPriceId", String(300), nullable=True),
+    Column("Tags", Text, nullable=True),
+    Column("x_Environment", String(253), nullable=False),
+    Column("x_Revision", String(64), nullable=False),
+    Column("x_Model", String(253), nullable=True),
+    Column("x_ModelVersion", String(100), nullable=True),
+    Column("x_Target", String(253), nullable=True),
+    Column("x_PriceList", String(253), nullable=True),
+    Column("x_Activity", String(60), nullable=False),
+    Column("x_BilledMs", BigInteger, nullable=True),
+    Column("x_PricingNote", String(500), nullable=True),
+    Index(
+        "ix_cost_records_charge",
+        "ResourceId",
+        "x_Environment",
+        "x_Revision",
+        "x_Model",
+        "ChargePeriodStart",
+        "SkuId",
+        unique=True,
+    ),
+)
+"""Metered usage priced as FOCUS rows (column names as FOCUS spells them; ``x_``: ours).
+One row per deployment, environment, revision, model, hour and SKU (decision 0025)."""
+
+metered_segments = Table(
+    "metered_segments",
+    metadata,
+    Column("machine", String(255), primary_key=True),
+    Column("segment", String(500), primary_key=True),
+    Column("bytes", BigInteger, primary_key=True, autoincrement=False),
+    Column("rows", Integer, nullable=False),
+    Column("metered_at", String(40), nullable=False),
+)
+"""Telemetry segments already counted in ``cost_records``: a segment is its path below
+the telemetry folder and its size, on one machine."""

@@ -8,12 +8,15 @@ from pydantic import Field
 
 from alignops.manifests.base import Name, ResourceModel, Spec, register_kind
 
-__all__ = ["ServerlessFunction", "ServerlessFunctionSpec"]
+__all__ = ["HANDLER_PATTERN", "ServerlessFunction", "ServerlessFunctionSpec"]
+
+HANDLER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+"""``module:function``, the module a dotted name."""
 
 
 class ServerlessFunctionSpec(Spec):
     handler: str = Field(
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$",
+        pattern=HANDLER_PATTERN,
         description="module:function, the module relative to the repository root",
     )
     runtime: str = "python3.11"

@@ -20,6 +20,7 @@ from alignops.reconcile.providers.base import (
     unsupported_reason,
 )
 from alignops.reconcile.providers.local import LocalProvider, LocalSettings
+from alignops.runtime import processes
 
 __all__ = [
     "PROVIDERS",
@@ -32,6 +33,7 @@ __all__ = [
     "ProviderContext",
     "ProviderFactory",
     "open_provider",
+    "processes",
     "register",
     "settings_schema",
     "unsupported_reason",

@@ -11,7 +11,7 @@ objects or Lambda functions). The reconciler only ever calls:
 - :meth:`Provider.delete` — stop one service;
 - :meth:`Provider.tidy` — finish what an interrupted run left behind (a second instance
   of a service, an instance half started or half stopped);
-- :meth:`Provider.health` — whether one service answers as it should.
+- :meth:`Provider.health` — whether services answer as they should.
 
 Failures are :class:`~alignops.errors.ProviderError` (the target failed) or
 :class:`~alignops.errors.ReconcileError` (the service cannot run as declared); the
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -150,8 +150,9 @@ class Provider(ABC):
         return []
 
     @abstractmethod
-    def health(self, name: str, environment: str) -> Health:
-        """Ask one running service how it is."""
+    def health(self, environment: str, names: Sequence[str]) -> dict[str, Health]:
+        """Ask services of ``environment`` how they are, all in one call (a provider may
+        answer many from one request to its target)."""
 
 
 ProviderFactory = Callable[[Target, ProviderContext], Provider]

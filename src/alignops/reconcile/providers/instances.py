@@ -16,7 +16,7 @@ from typing import Any
 
 from alignops.reconcile.providers.base import Health
 
-__all__ = ["Instance", "get_json", "judge"]
+__all__ = ["Instance", "http_json", "judge"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,11 +73,20 @@ class Instance:
         )
 
 
-def get_json(host: str, port: int, path: str, timeout: float) -> tuple[int | None, Any, str | None]:
+def http_json(
+    host: str,
+    port: int,
+    path: str,
+    timeout: float,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+) -> tuple[int | None, Any, str | None]:
     """(status, parsed body, None), or (None, None, error) if nothing answered."""
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        connection.request("GET", path, headers={"accept": "application/json"})
+        headers = {"accept": "application/json", "content-type": "application/json"}
+        connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         raw = response.read()
     except (OSError, http.client.HTTPException) as exc:

@@ -10,7 +10,7 @@ Layout under the state folder (``.alignops/`` of the config repository)::
 
 Every process is a row of the ``services`` table (an *instance*): ``starting`` while it
 loads, ``serving`` once healthy, ``stopping`` while it is stopped. A process is the
-service only while :func:`~alignops.reconcile.providers.processes.owns` says so (pid,
+service only while :func:`~alignops.runtime.processes.owns` says so (pid,
 start time and spec path all match): a killed or crashed service is simply not live,
 and the next sync creates it again.
 
@@ -31,11 +31,12 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import socket
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -51,7 +52,7 @@ from alignops.manifests.config import Target
 from alignops.manifests.snapshot import Snapshot
 from alignops.reconcile.desired import DesiredModel, DesiredService
 from alignops.reconcile.plan import Action, LiveService
-from alignops.reconcile.providers import processes
+from alignops.reconcile.providers.activation import Activations
 from alignops.reconcile.providers.base import (
     Applied,
     ApplyContext,
@@ -61,7 +62,11 @@ from alignops.reconcile.providers.base import (
     parse_settings,
     register,
 )
-from alignops.reconcile.providers.instances import Instance, get_json, judge
+from alignops.reconcile.providers.instances import Instance, http_json, judge
+from alignops.runtime import processes
+from alignops.runtime.activator import Route
+from alignops.runtime.files import log_tail, write_atomic
+from alignops.runtime.launcher import Launcher, exit_status
 from alignops.runtime.spec import ServiceSpec
 from alignops.store.schema import services
 
@@ -90,6 +95,13 @@ class LocalSettings(Spec):
         "before SIGKILL",
     )
     telemetry_flush_seconds: float = Field(default=5.0, gt=0, le=300)
+    activator_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="port of the activator that serves scaled-to-zero services; 0: one is "
+        "picked and kept across restarts while it is free",
+    )
 
 
 @register("local", settings=LocalSettings)
@@ -103,15 +115,17 @@ class LocalProvider(Provider):
         self.telemetry = context.state_dir / "telemetry"
         self.machine = socket.gethostname()
         self.db = context.database
+        self.launcher = Launcher(self.root)
+        self.activations = Activations(
+            self.root,
+            self.settings.host,
+            self.settings.activator_port,
+            self.settings.start_timeout_seconds,
+        )
 
     # -- the contract -------------------------------------------------------------------
 
     def supports(self, service: DesiredService) -> str | None:
-        if service.kind == "ServerlessFunction":
-            return (
-                f"not supported by the local provider yet: the runtime serves models, and "
-                f"running the handler {service.handler} needs runtime support not built yet"
-            )
         for model in service.models:
             if model.format == "mlflow":
                 return (
@@ -137,6 +151,14 @@ class LocalProvider(Provider):
                     instance.settings,
                     details=instance.details(),
                 )
+        record = self.activations.record()
+        if record is not None:
+            for name, (route, settings) in self.activations.routes(environment).items():
+                if name not in out:
+                    details = {"url": self.activations.url(record, route), "scaleToZero": True}
+                    out[name] = LiveService(
+                        name, route.fingerprint, route.revision, settings, details=details
+                    )
         return dict(sorted(out.items()))
 
     def apply(self, action: Action, context: ApplyContext) -> Applied:
@@ -147,6 +169,8 @@ class LocalProvider(Provider):
         if reason is not None:
             raise PermanentError(f"{desired.name}: {reason}")
         environment = context.environment
+        if desired.min_scale == 0:
+            return self._route(action, desired, context)
         instances = self._instances(environment, desired.name)
         alive = [i for i in instances if self._alive(i)]
         for instance in reversed(alive):  # newest first
@@ -159,10 +183,70 @@ class LocalProvider(Provider):
                 self._forget(instance)
         new = self._start(desired, context)
         replaced = [self._stop(i) for i in alive]
+        if self.activations.remove(environment, _deployment(desired.name)):
+            replaced.append("its scale-to-zero route")
         message = f"serving on {new.url} (pid {new.pid})"
         if replaced:
             message += "; stopped " + ", ".join(replaced)
         return Applied(action.verb, desired.name, True, message, new.details())
+
+    def _route(self, action: Action, desired: DesiredService, context: ApplyContext) -> Applied:
+        """A scale-to-zero service: a route on the activator, started once to prove it
+        boots; any always-on process of it is stopped afterwards."""
+        environment = context.environment
+        record = self.activations.record()
+        current = self.activations.routes(environment).get(desired.name)
+        instances = self._instances(environment, desired.name)
+        if record is not None and current is not None and not instances:
+            route, _ = current
+            if route.fingerprint == desired.fingerprint:
+                url = self.activations.url(record, route)
+                return Applied(action.verb, desired.name, False, f"routed at {url}")
+        routed = self.activations.routes(environment)
+        clash = next(
+            (
+                n
+                for n in routed
+                if n != desired.name and _deployment(n) == _deployment(desired.name)
+            ),
+            None,
+        )
+        if clash is not None:
+            raise PermanentError(
+                f"{desired.name}: {clash} already scales to zero under the name "
+                f"{_deployment(desired.name)!r} in {environment}; rename one of them"
+            )
+        paths = [self._materialize(context.snapshot, m, desired) for m in desired.models]
+        code = self._code(context.snapshot) if desired.handler else None
+        spec = _service_spec(desired, environment, self.settings.host, 1, paths, None, self, code)
+        document = spec.model_dump(
+            mode="json", by_alias=True, exclude={"host", "port", "started_at"}
+        )
+        route = Route(
+            service=desired.name,
+            environment=environment,
+            deployment=_deployment(desired.name),
+            fingerprint=desired.fingerprint,
+            revision=desired.revision,
+            idle_timeout_seconds=desired.idle_timeout_seconds,
+            start_timeout_seconds=self.settings.start_timeout_seconds,
+            stop_grace_seconds=desired.timeout_seconds + self.settings.stop_timeout_seconds,
+            spec=document,
+        )
+        self.context.progress(f"{desired.name}: checking it boots, then routing it")
+        url, started = self.activations.put(route, desired.settings())
+        stopped = [self._stop(i) for i in instances if self._alive(i)]
+        for instance in instances:
+            if not self._alive(instance):
+                self._forget(instance)
+        message = (
+            f"scales to zero at {url} (idle after {desired.idle_timeout_seconds} s); "
+            f"started once in {started.get('startMs', 0):.0f} ms to check it boots"
+        )
+        if stopped:
+            message += "; stopped " + ", ".join(stopped)
+        details = {"url": url, "scaleToZero": True, "bootCheckMs": started.get("startMs")}
+        return Applied(action.verb, desired.name, True, message, details)
 
     def delete(self, name: str, environment: str) -> Applied:
         instances = self._instances(environment, name)
@@ -170,6 +254,8 @@ class LocalProvider(Provider):
         for instance in instances:
             if not self._alive(instance):
                 self._forget(instance)
+        if self.activations.remove(environment, _deployment(name)):
+            done.append("its scale-to-zero route")
         message = "stopped " + ", ".join(done) if done else "was not running"
         return Applied("delete", name, bool(done), message)
 
@@ -204,6 +290,25 @@ class LocalProvider(Provider):
         self._collect_models()
         return done
 
+    def shutdown(self) -> list[str]:
+        """Stop every process of this state folder on this machine — the services of every
+        environment and target, the activator (and what it runs) and the launcher — and
+        say what was stopped. Nothing is forgotten but the processes: the next sync finds
+        the services not running and starts them again."""
+        query = select(services).where(services.c.host == self.machine).order_by(services.c.id)
+        with self.db.transaction() as conn:
+            rows = [Instance.from_row(dict(r._mapping)) for r in conn.execute(query)]
+        done = [f"{i.name} {self._stop(i)}" for i in rows if self._alive(i)]
+        for instance in rows:
+            if not self._alive(instance):
+                self._forget(instance)
+        if self.activations.record() is not None:
+            self.activations.stop_activator()
+            done.append("the activator and the services it had started")
+        if self.launcher.stop():
+            done.append("the launcher")
+        return done
+
     def _collect_models(self) -> None:
         """Remove model files no recorded instance on this machine uses any more."""
         folder = self.root / "models"
@@ -216,17 +321,29 @@ class LocalProvider(Provider):
                 for (settings,) in conn.execute(query)
                 for m in json.loads(settings).get("models", [])
             }
+        for routes in (self.root / "routes").glob("*"):
+            for _, (_, settings) in self.activations.routes(routes.name).items():
+                used.update(m["sha256"] for m in settings.get("models", []))
         for path in folder.iterdir():
             if path.is_file() and not path.name.startswith(".") and path.name not in used:
                 path.unlink(missing_ok=True)
 
-    def health(self, name: str, environment: str) -> Health:
-        serving = [
-            i for i in self._instances(environment, name) if i.state == "serving" and self._alive(i)
-        ]
-        if not serving:
-            return Health(False, "not running")
-        return self._probe(serving[-1])
+    def health(self, environment: str, names: Sequence[str]) -> dict[str, Health]:
+        routed = self.activations.routes(environment)
+        status = self.activations.status() if any(n in routed for n in names) else None
+        instances = self._instances(environment)
+        out: dict[str, Health] = {}
+        for name in names:
+            serving = [
+                i for i in instances if i.name == name and i.state == "serving" and self._alive(i)
+            ]
+            if serving:
+                out[name] = self._probe(serving[-1])
+            elif name in routed:
+                out[name] = _route_health(status, environment, name)
+            else:
+                out[name] = Health(False, "not running")
+        return out
 
     # -- instances ----------------------------------------------------------------------
 
@@ -256,7 +373,7 @@ class LocalProvider(Provider):
     def _probe(self, instance: Instance, timeout: float = 2.0) -> Health:
         # The address it was started on, whatever the target's host setting says now.
         host = urlsplit(instance.url).hostname or self.settings.host
-        status, body, error = get_json(host, instance.port, "/health", timeout)
+        status, body, error = http_json(host, instance.port, "/health", timeout)
         return judge(instance, status, body, error)
 
     def _adopt(self, action: Action, instance: Instance, instances: list[Instance]) -> Applied:
@@ -302,11 +419,12 @@ class LocalProvider(Provider):
                 "the local provider needs the runtime extra: pip install 'alignops[runtime]'"
             )
         paths = [self._materialize(context.snapshot, m, desired) for m in desired.models]
+        code = self._code(context.snapshot) if desired.handler else None
         folder = self.root / "services" / context.environment / _slug(desired.name)
         folder.mkdir(parents=True, exist_ok=True)
         for attempt in range(1, _START_ATTEMPTS + 1):
-            instance = self._launch(desired, context.environment, paths, folder)
-            failure, code = self._wait_healthy(instance)
+            instance = self._launch(desired, context.environment, paths, folder, code)
+            failure, status = self._wait_healthy(instance)
             if failure is None:
                 self._set_state(instance, "serving")
                 return instance
@@ -315,26 +433,31 @@ class LocalProvider(Provider):
                 self._stop(instance)
             else:
                 self._forget(instance)
-            if code == _EXIT_CANNOT_BIND and attempt < _START_ATTEMPTS:
+            if status == _EXIT_CANNOT_BIND and attempt < _START_ATTEMPTS:
                 self.context.progress(f"{desired.name}: port {instance.port} was taken; retrying")
                 continue
-            error = PermanentError if code == _EXIT_REFUSED else ProviderError
+            error = PermanentError if status == _EXIT_REFUSED else ProviderError
             raise error(
                 f"{desired.name}: the new process {failure}; the previous version (if any) "
-                f"keeps serving.{_tail(log)}"
+                f"keeps serving.{log_tail(log)}"
             )
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _launch(
-        self, desired: DesiredService, environment: str, paths: list[Path], folder: Path
+        self,
+        desired: DesiredService,
+        environment: str,
+        paths: list[Path],
+        folder: Path,
+        code: Path | None,
     ) -> Instance:
         host = self.settings.host
-        port = _free_port(host)
+        port = processes.free_port(host)
         instance_id = uuid.uuid4().hex
         spec_path = folder / f"{instance_id}.json"
         started_at = datetime.now(UTC)
-        spec = _service_spec(desired, environment, host, port, paths, started_at, self)
-        _write_atomic(spec_path, spec.model_dump_json(indent=2).encode())
+        spec = _service_spec(desired, environment, host, port, paths, started_at, self, code)
+        write_atomic(spec_path, spec.model_dump_json(indent=2).encode())
         url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         row = {
             "instance": instance_id,
@@ -361,17 +484,19 @@ class LocalProvider(Provider):
         assert key is not None
         row_id = int(key[0])
         argv = [sys.executable, "-m", "alignops.runtime", "--spec", str(spec_path)]
-        process = processes.spawn(argv, log=spec_path.with_suffix(".log"), cwd=self.root)
-        info = processes.inspect(process.pid)
+        log = spec_path.with_suffix(".log")
+        pid = self.launcher.spawn(spec_path, log=log, cwd=self.root)
+        if pid is None:  # no warm launcher yet: start this one cold, warm one for next time
+            pid = processes.spawn(argv, log=log, cwd=self.root).pid
+            self.launcher.start()
+        info = processes.inspect(pid)
         start = info.start if info is not None else None
         with self.db.transaction() as conn:
             conn.execute(
-                update(services)
-                .where(services.c.id == row_id)
-                .values(pid=process.pid, process_start=start)
+                update(services).where(services.c.id == row_id).values(pid=pid, process_start=start)
             )
-        self.context.progress(f"{desired.name}: started pid {process.pid} on {url}")
-        return Instance.from_row({**row, "id": row_id, "pid": process.pid, "process_start": start})
+        self.context.progress(f"{desired.name}: started pid {pid} on {url}")
+        return Instance.from_row({**row, "id": row_id, "pid": pid, "process_start": start})
 
     def _wait_healthy(self, instance: Instance) -> tuple[str | None, int | None]:
         """(None, None) once the new process is healthy, else what went wrong and its exit
@@ -381,6 +506,9 @@ class LocalProvider(Provider):
         self.context.progress(f"{instance.name}: waiting for /health")
         while True:
             code = processes.reap(instance.pid)  # a child of this process: poll() sees it exit
+            if code is None and not self._alive(instance):  # forked by the launcher
+                code = _launcher_exit_status(Path(instance.spec_path))
+                return f"exited with status {code if code is not None else 'unknown'}", code
             if code is not None:
                 return f"exited with status {code}", code
             health = self._probe(instance, timeout=1.0)
@@ -390,6 +518,25 @@ class LocalProvider(Provider):
                 timeout = self.settings.start_timeout_seconds
                 return f"was not healthy within {timeout:g} s ({health.reason})", None
             time.sleep(0.1)
+
+    def _code(self, snapshot: Snapshot) -> Path:
+        """The revision's Python files under ``runtime/code/<digest>``, where a function's
+        handler is imported from; the same files share one folder."""
+        files = sorted((p, oid) for p, oid in snapshot.files.items() if p.endswith(".py"))
+        digest = hashlib.sha256(json.dumps(files).encode()).hexdigest()[:16]
+        folder = self.root / "code" / digest
+        if not folder.is_dir():
+            staging = folder.with_name(f".{digest}.{uuid.uuid4().hex}")
+            for path, _ in files:
+                target = staging / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(snapshot.read(path))
+            staging.mkdir(parents=True, exist_ok=True)
+            try:
+                staging.rename(folder)
+            except OSError:  # another sync wrote the same files first
+                shutil.rmtree(staging, ignore_errors=True)
+        return folder
 
     def _materialize(
         self, snapshot: Snapshot, model: DesiredModel, desired: DesiredService
@@ -406,7 +553,7 @@ class LocalProvider(Provider):
                 f"{model.sha256}; not deploying it"
             )
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, data)
+        write_atomic(path, data)
         return path
 
 
@@ -473,11 +620,12 @@ def _service_spec(
     host: str,
     port: int,
     paths: list[Path],
-    started_at: datetime,
+    started_at: datetime | None,
     provider: LocalProvider,
+    code: Path | None = None,
 ) -> ServiceSpec:
-    document = {
-        "deployment": desired.name.partition("/")[2],
+    document: dict[str, Any] = {
+        "deployment": _deployment(desired.name),
         "environment": environment,
         "revision": desired.revision,
         "host": host,
@@ -485,7 +633,7 @@ def _service_spec(
         "memoryMb": desired.memory_mb,
         "concurrency": desired.concurrency,
         "timeoutSeconds": desired.timeout_seconds,
-        "startedAt": started_at.isoformat(),
+        "startedAt": started_at.isoformat() if started_at else None,
         "telemetry": {
             "directory": str(provider.telemetry),
             "flushSeconds": provider.settings.telemetry_flush_seconds,
@@ -505,6 +653,13 @@ def _service_spec(
             for m, path in zip(desired.models, paths, strict=True)
         ],
     }
+    if desired.handler is not None:
+        del document["models"]
+        document["function"] = {
+            "handler": desired.handler,
+            "codePath": str(code),
+            "env": dict(desired.env),
+        }
     try:
         return ServiceSpec.model_validate(document)
     except ValidationError as exc:
@@ -516,40 +671,13 @@ def _service_spec(
         ) from None
 
 
-def _free_port(host: str) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(temporary, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
 
 
 def _slug(name: str) -> str:
     """``ModelDeployment/fraud-api`` → ``modeldeployment-fraud-api`` (a folder name)."""
     return re.sub(r"[^a-z0-9.-]+", "-", name.lower())
-
-
-def _tail(log: Path, lines: int = 15) -> str:
-    try:
-        text = log.read_text(errors="replace").strip()
-    except OSError:
-        return ""
-    if not text:
-        return ""
-    return f"\nlast lines of {log}:\n" + "\n".join(text.splitlines()[-lines:])
 
 
 def _prune_logs(folder: Path) -> None:
@@ -562,3 +690,33 @@ def _prune_logs(folder: Path) -> None:
     for old in logs[_LOGS_KEPT:]:
         if not old.with_suffix(".json").exists():
             old.unlink(missing_ok=True)
+
+
+def _deployment(name: str) -> str:
+    """``ModelDeployment/fraud-api`` → ``fraud-api``."""
+    return name.partition("/")[2]
+
+
+def _launcher_exit_status(spec: Path, wait: float = 1.0) -> int | None:
+    """The status the launcher recorded for its child (it writes it once it reaps)."""
+    deadline = time.monotonic() + wait
+    while (code := exit_status(spec)) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return code
+
+
+def _route_health(
+    status: dict[tuple[str, str], dict[str, Any]] | None, environment: str, name: str
+) -> Health:
+    if status is None:
+        return Health(False, "the activator is not running")
+    route = status.get((environment, name))
+    if route is None:
+        return Health(False, "the activator does not route it")
+    cold = route.get("coldStarts") or {}
+    backend = route.get("backend")
+    details = {"state": route["state"], "coldStarts": cold, "revision": route["revision"]}
+    if backend:
+        details.update(pid=backend["pid"], url=backend["url"])
+        return Health(True, f"warm (pid {backend['pid']})", details)
+    return Health(True, "scaled to zero; starts on the next request", details)

@@ -16,12 +16,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ProcessInfo", "find", "inspect", "owns", "reap", "spawn", "stop"]
+__all__ = ["ProcessInfo", "find", "free_port", "inspect", "owns", "reap", "spawn", "stop"]
 
 _PROC = Path("/proc/self/stat").exists()
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
@@ -177,3 +178,11 @@ def _wait_gone(pid: int, start: str | None, timeout: float) -> bool:
         time.sleep(0.05)
     reap(pid)
     return True
+
+
+def free_port(host: str) -> int:
+    """A TCP port nobody listens on at ``host`` now (the OS picks it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

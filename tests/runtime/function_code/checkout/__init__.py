@@ -1,0 +1,1 @@
+"""Handlers of a shop's checkout, served by the runtime's function tests."""
