@@ -358,8 +358,9 @@ def servers(delivery: Delivery) -> Iterator[Servers]:
 
 
 def done(tick: dict[str, Any], verb: str) -> list[str]:
-    """The services a tick's sync applied ``verb`` to."""
-    return [a["service"] for a in tick["sync"]["actions"] if a["action"] == verb and a["ok"]]
+    """The services a tick's sync applied ``verb`` to (none when it found all in sync)."""
+    actions = tick["sync"]["actions"] if tick["sync"] else []
+    return [a["service"] for a in actions if a["action"] == verb and a["ok"]]
 
 
 def wait_gone(pid: int) -> None:
@@ -389,6 +390,13 @@ def test_a_killed_service_is_running_again_after_the_next_tick(
     assert health["watching"] == [
         {"environment": "staging", "branch": "main", "ref": "refs/heads/main"}
     ]
+
+    # Nothing changed: the next tick finds the environment in sync and records nothing.
+    records = len(delivery.audit.records())
+    quiet = server.next_tick()
+    assert (quiet["outcome"], quiet["sync"]) == ("in sync", None), json.dumps(quiet)
+    assert len(delivery.audit.records()) == records
+    assert delivery.pid(SERVICE) == pid
 
     os.kill(pid, signal.SIGKILL)
     wait_gone(pid)

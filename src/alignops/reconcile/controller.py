@@ -37,8 +37,15 @@ from alignops.errors import AlignOpsError, UsageError
 from alignops.evidence.store import EvidenceStore
 from alignops.gate import Verdict
 from alignops.manifests.snapshot import Snapshot
+from alignops.metering import meter
 from alignops.reconcile.providers import Provider, ProviderContext
-from alignops.reconcile.sync import SyncResult, open_providers, sync
+from alignops.reconcile.sync import (
+    SyncResult,
+    declared_health,
+    open_providers,
+    plan_environment,
+    sync,
+)
 from alignops.reconcile.webhooks import Push, Source
 from alignops.source import ConfigRepository
 
@@ -168,6 +175,8 @@ class Controller:
         self.last_tick: datetime | None = None
         self.ticks = 0
         self.last: dict[str, TickOutcome] = {}
+        self._synced: dict[str, str] = {}
+        """Environment → the revision this controller last synced successfully."""
         self._snapshots: dict[str, Snapshot] = {}
         self._used: set[str] = set()
         self._wake = threading.Event()
@@ -365,6 +374,7 @@ class Controller:
             outcomes.append(outcome)
             self.report(outcome)
         self._snapshots = {k: v for k, v in self._snapshots.items() if k in self._used}
+        self._meter()
         self.last_tick = datetime.now(UTC)
         self.ticks += 1
         return outcomes
@@ -395,6 +405,12 @@ class Controller:
         except Exception as exc:  # noqa: BLE001 - reported and recorded; the loop goes on
             self._failed(watch, "load", exc)
             return error(exc)
+        try:
+            if self._in_sync(watch, snapshot):
+                seconds = time.monotonic() - clock
+                return TickOutcome(watch.environment, trigger, revision, "in sync", at, seconds)
+        except Exception:  # noqa: BLE001 - could not tell: the full sync below will say
+            pass
         try:  # sync records its own failures (sync.failed)
             result = sync(
                 snapshot,
@@ -409,6 +425,10 @@ class Controller:
             )
         except Exception as exc:  # noqa: BLE001 - as above
             return error(exc)
+        if result.outcome == "synced":
+            self._synced[watch.environment] = revision
+        else:
+            self._synced.pop(watch.environment, None)
         return TickOutcome(
             watch.environment,
             trigger,
@@ -420,7 +440,29 @@ class Controller:
             exit_code=0 if result.outcome == "synced" else 1,
         )
 
+    def _in_sync(self, watch: Watch, snapshot: Snapshot) -> bool:
+        """The revision this controller last synced is still the tip, the plan is empty
+        and every service is healthy: nothing to do, and nothing worth recording (a sync
+        every 30 s would write thousands of identical records a day). Read-only; any
+        change — a new commit, a killed service, an unhealthy one — makes a full sync."""
+        if self._synced.get(watch.environment) != snapshot.revision:
+            return False
+        providers = open_providers(snapshot, self.context)
+        planned = plan_environment(snapshot, watch.environment, providers, audit=self.audit)
+        if any(a.name not in planned.skipped for a in planned.plan.actions):
+            return False
+        return all(h.ok for h in declared_health(planned, providers).values())
+
     # -- helpers ------------------------------------------------------------------------
+
+    def _meter(self) -> None:
+        """Price the telemetry written since the last tick into cost records, so the
+        ledger is current without anyone running ``alignops cost usage``."""
+        try:
+            meter(self.repository, state_dir=self.context.state_dir, database=self.audit.db)
+        except Exception as exc:  # noqa: BLE001 - reported and recorded; the loop goes on
+            self._failed(None, "meter", exc)
+            self.log(f"metering failed: {exc}")
 
     def _fetch(self, *, strict: bool) -> None:
         """Fetch the remote; a failure (the network) is reported, and what was fetched

@@ -59,6 +59,7 @@ __all__ = [
     "AutomaticRollback",
     "EnvironmentPlan",
     "SyncResult",
+    "declared_health",
     "last_running",
     "open_providers",
     "plan_environment",
@@ -451,10 +452,10 @@ def _prune_step(
     return actions
 
 
-def _health_step(
-    planned: EnvironmentPlan, providers: Mapping[str, Provider], record: _Recorder
+def declared_health(
+    planned: EnvironmentPlan, providers: Mapping[str, Provider]
 ) -> dict[str, Health]:
-    """Every declared service a provider runs, asked now."""
+    """Every declared service a provider runs, asked now (one call per target)."""
     by_target: dict[str, list[str]] = {}
     for name, service in planned.desired.items():
         if name not in planned.skipped:
@@ -462,7 +463,14 @@ def _health_step(
     health: dict[str, Health] = {}
     for target, names in by_target.items():
         health.update(providers[target].health(planned.environment, names))
-    health = dict(sorted(health.items()))
+    return dict(sorted(health.items()))
+
+
+def _health_step(
+    planned: EnvironmentPlan, providers: Mapping[str, Provider], record: _Recorder
+) -> dict[str, Health]:
+    """Every declared service a provider runs, asked now."""
+    health = declared_health(planned, providers)
     record("sync.health", {"services": {k: h.to_dict() for k, h in health.items()}})
     return health
 

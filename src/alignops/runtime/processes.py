@@ -111,6 +111,8 @@ def find(marker: str) -> list[ProcessInfo]:
 def spawn(argv: list[str], *, log: Path, cwd: Path) -> subprocess.Popen[bytes]:
     """Start ``argv`` in its own session (it outlives the caller and its terminal), with
     stdout and stderr appended to ``log``."""
+    for pid in list(_CHILDREN):  # a long-running caller must not pile up zombies
+        reap(pid)
     with open(log, "ab") as out:
         process = subprocess.Popen(
             argv,

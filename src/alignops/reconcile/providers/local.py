@@ -269,10 +269,6 @@ class LocalProvider(Provider):
         for instance in instances:
             if keep.get(instance.name) is instance:
                 continue
-            if instance.pid is None and instance.state == "starting":
-                # Interrupted between starting the process and recording its pid.
-                for info in processes.find(instance.spec_path):
-                    processes.stop(info.pid, info.start, instance.spec_path, grace=5.0)
             if self._alive(instance):
                 what = self._stop(instance)
                 done.append(Applied("tidy", instance.name, True, f"stopped leftover {what}"))
@@ -405,6 +401,9 @@ class LocalProvider(Provider):
     def _forget(self, instance: Instance) -> None:
         if instance.pid is not None:
             processes.reap(instance.pid)
+        else:  # interrupted between starting the process and recording its pid
+            for info in processes.find(instance.spec_path):
+                processes.stop(info.pid, info.start, instance.spec_path, grace=5.0)
         with self.db.transaction() as conn:
             conn.execute(delete(services).where(services.c.id == instance.id))
         spec = Path(instance.spec_path)
