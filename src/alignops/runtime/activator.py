@@ -53,6 +53,7 @@ import httpx
 from alignops.runtime import processes
 from alignops.runtime.files import log_tail, write_atomic
 from alignops.runtime.launcher import Launcher, exit_status
+from alignops.runtime.serve import run_http
 from alignops.runtime.spec import ServiceSpec
 
 __all__ = ["ActivatorState", "Route", "main", "route_path"]
@@ -285,11 +286,9 @@ class ActivatorState:
             spec = ServiceSpec.model_validate(document)
             write_atomic(spec_path, spec.model_dump_json(indent=2).encode())
             log = spec_path.with_suffix(".log")
-            pid = await asyncio.to_thread(self.launcher.spawn, spec_path, log=log, cwd=self.root)
-            if pid is None:
-                argv = [sys.executable, "-m", "alignops.runtime", "--spec", str(spec_path)]
-                pid = processes.spawn(argv, log=log, cwd=self.root).pid
-                await asyncio.to_thread(self.launcher.start)
+            pid = await asyncio.to_thread(
+                self.launcher.start_service, spec_path, log=log, cwd=self.root
+            )
             info = processes.inspect(pid)
             url = (
                 f"http://[{self.host}]:{port}" if ":" in self.host else f"http://{self.host}:{port}"
@@ -555,18 +554,8 @@ def _stop_leftovers(root: Path) -> None:
         processes.stop(info.pid, info.start, marker, grace=10.0)
 
 
-class _Stopped(Exception):
-    """SIGTERM, raised again by uvicorn after its graceful shutdown."""
-
-
-def _stopped(signum: int, frame: object) -> None:
-    raise _Stopped
-
-
 def main(argv: list[str] | None = None) -> None:
     import argparse
-
-    import uvicorn
 
     parser = argparse.ArgumentParser(
         prog="python -m alignops.runtime.activator",
@@ -579,24 +568,11 @@ def main(argv: list[str] | None = None) -> None:
     root = args.root.resolve()
     _stop_leftovers(root)
     state = ActivatorState(root, args.host)
-    # uvicorn stops gracefully on SIGTERM (its lifespan stops every backend), restores
-    # this handler and raises the signal again: make that a clean exit.
-    signal.signal(signal.SIGTERM, _stopped)
     print(
         f"alignops activator: {root} on http://{args.host}:{args.port}", file=sys.stderr, flush=True
     )
-    with contextlib.suppress(_Stopped, KeyboardInterrupt):
-        uvicorn.run(
-            Activator(state),
-            host=args.host,
-            port=args.port,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            access_log=False,
-            log_level="warning",
-            timeout_graceful_shutdown=60,
-        )
+    # On SIGTERM uvicorn stops gracefully; the lifespan stops every backend.
+    sys.exit(run_http(Activator(state), args.host, args.port, graceful_seconds=60))
 
 
 if __name__ == "__main__":

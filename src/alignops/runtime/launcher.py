@@ -160,6 +160,17 @@ class Launcher:
             return None
         return int(answer["pid"])
 
+    def start_service(self, spec: Path, *, log: Path, cwd: Path) -> int:
+        """Start the service process for ``spec``: forked by the launcher when one of the
+        current code answers, else as a new interpreter (and a launcher is started in the
+        background for the next one). Its pid."""
+        pid = self.spawn(spec, log=log, cwd=cwd)
+        if pid is None:
+            argv = [sys.executable, "-m", "alignops.runtime", "--spec", str(spec)]
+            pid = processes.spawn(argv, log=log, cwd=cwd).pid
+            self.start()
+        return pid
+
     def start(self, *, idle_seconds: float = 900.0) -> None:
         """Start a launcher in the background unless one answers; does not wait for it."""
         if not self.available() or self.ready():

@@ -22,10 +22,11 @@ import sys
 import traceback
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from alignops.errors import AlignOpsError
 
-__all__ = ["EXIT_INTERNAL", "EXIT_REFUSED", "main", "serve"]
+__all__ = ["EXIT_INTERNAL", "EXIT_REFUSED", "main", "run_http", "serve"]
 
 EXIT_REFUSED = 2
 EXIT_INTERNAL = 3
@@ -46,7 +47,6 @@ def serve(spec_path: Path) -> int:
 
     try:
         spec = load_spec(spec_path)
-        import uvicorn  # after the spec: a bad spec is refused without importing the stack
 
         from alignops.runtime.app import create_app
 
@@ -61,21 +61,29 @@ def serve(spec_path: Path) -> int:
         file=sys.stderr,
         flush=True,
     )
+    return run_http(app, spec.host, spec.port, math.ceil(spec.timeout_seconds) + 5)
+
+
+def run_http(app: Any, host: str, port: int, graceful_seconds: int) -> int:
+    """Serve an ASGI app with the runtime's uvicorn settings until SIGTERM or SIGINT;
+    the exit status (1 if uvicorn could not start, e.g. the port is taken)."""
+    import uvicorn
+
     # uvicorn restores the previous handlers after its graceful shutdown and raises the
     # signal again: make that a clean stop instead of death by signal.
     signal.signal(signal.SIGTERM, _stop)
     try:
         uvicorn.run(
             app,
-            host=spec.host,
-            port=spec.port,
+            host=host,
+            port=port,
             loop="uvloop",
             http="httptools",
             lifespan="on",
             access_log=False,
             log_level="warning",
             workers=1,
-            timeout_graceful_shutdown=math.ceil(spec.timeout_seconds) + 5,
+            timeout_graceful_shutdown=graceful_seconds,
         )
     except (_Stopped, KeyboardInterrupt):
         pass

@@ -33,7 +33,6 @@ import os
 import re
 import shutil
 import socket
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -482,12 +481,8 @@ class LocalProvider(Provider):
             key = conn.execute(insert(services).values(**row)).inserted_primary_key
         assert key is not None
         row_id = int(key[0])
-        argv = [sys.executable, "-m", "alignops.runtime", "--spec", str(spec_path)]
         log = spec_path.with_suffix(".log")
-        pid = self.launcher.spawn(spec_path, log=log, cwd=self.root)
-        if pid is None:  # no warm launcher yet: start this one cold, warm one for next time
-            pid = processes.spawn(argv, log=log, cwd=self.root).pid
-            self.launcher.start()
+        pid = self.launcher.start_service(spec_path, log=log, cwd=self.root)
         info = processes.inspect(pid)
         start = info.start if info is not None else None
         with self.db.transaction() as conn:
