@@ -8,14 +8,18 @@ from typing import Literal
 from pydantic import Field
 
 from alignops.manifests.base import Name, RepoPath, Spec
+from alignops.manifests.kinds.alertroute import SecretRef
 
 __all__ = [
     "CONFIG_FILE",
     "Environment",
     "ManifestSettings",
+    "MonitoringSettings",
+    "NotificationSettings",
     "PolicySettings",
     "PriceList",
     "RepoConfig",
+    "SmtpSettings",
     "Target",
 ]
 
@@ -80,6 +84,47 @@ class PolicySettings(Spec):
     )
 
 
+class SmtpSettings(Spec):
+    """The mail server ``mailto:`` alert routes send through."""
+
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    sender: str = Field(default="alignops@localhost", description="the From address")
+    username: str | None = None
+    password_ref: SecretRef | None = Field(
+        default=None, description="where the SMTP password is kept (never in Git)"
+    )
+    starttls: bool = False
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class NotificationSettings(Spec):
+    """How alert and budget notifications are delivered (decision 0028)."""
+
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    timeout_seconds: float = Field(default=10.0, gt=0, description="per HTTP attempt")
+    max_attempts: int = Field(
+        default=8, ge=1, description="attempts before a notification is reported as failed"
+    )
+    backoff_seconds: float = Field(
+        default=2.0, gt=0, description="first retry delay; doubled after each failure"
+    )
+    links_base_url: str | None = Field(
+        default=None, description="base URL of the alignops server, for links in messages"
+    )
+
+
+class MonitoringSettings(Spec):
+    """How live traffic is windowed and watched (decisions 0029, 0030)."""
+
+    window_seconds: int = Field(
+        default=3600, ge=1, description="length of the tumbling windows telemetry is cut into"
+    )
+    min_requests: int = Field(
+        default=100, ge=1, description="a window with fewer requests is shown, not judged"
+    )
+
+
 class ManifestSettings(Spec):
     """Which YAML files are manifests."""
 
@@ -97,6 +142,8 @@ class RepoConfig(Spec):
     price_lists: list[PriceList] = Field(default_factory=list)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     manifests: ManifestSettings = Field(default_factory=ManifestSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     def environment(self, name: str) -> Environment | None:
         return next((e for e in self.environments if e.name == name), None)

@@ -6,16 +6,21 @@ from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, Stri
 
 __all__ = [
     "SCHEMA_REVISION",
+    "alerts",
     "audit_head",
     "audit_records",
     "cost_records",
     "metadata",
     "metered_segments",
+    "monitor_windows",
+    "monitored_segments",
+    "notifications",
     "services",
+    "silences",
     "usage_records",
 ]
 
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 """The newest migration; a test keeps it equal to Alembic's head."""
 
 metadata = MetaData()
@@ -156,3 +161,104 @@ metered_segments = Table(
 )
 """Telemetry segments already counted in ``cost_records``: a segment is its path below
 the telemetry folder and its size, on one machine."""
+
+monitor_windows = Table(
+    "monitor_windows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("environment", String(253), nullable=False),
+    Column("deployment", String(253), nullable=False),
+    Column("revision", String(64), nullable=False),
+    Column("window_start", String(40), nullable=False),
+    Column("window_seconds", Integer, nullable=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("cold_starts", BigInteger, nullable=False),
+    Column("cold_start_ms", Float, nullable=False),
+    Column("counts", Text, nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Index(
+        "ix_monitor_windows_key",
+        "environment",
+        "deployment",
+        "revision",
+        "window_seconds",
+        "window_start",
+        unique=True,
+    ),
+)
+"""Telemetry aggregated per deployment, revision and time window. ``counts`` is JSON of
+mergeable counts (latency histogram, feature bins, selections by group): a window
+updated with new segments adds counts, it never re-reads earlier ones."""
+
+monitored_segments = Table(
+    "monitored_segments",
+    metadata,
+    Column("machine", String(255), primary_key=True),
+    Column("segment", String(500), primary_key=True),
+    Column("bytes", BigInteger, primary_key=True, autoincrement=False),
+    Column("rows", Integer, nullable=False),
+    Column("monitored_at", String(40), nullable=False),
+)
+"""Telemetry segments already added into ``monitor_windows`` (as ``metered_segments``)."""
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(600), nullable=False, index=True),
+    Column("rule", String(253), nullable=False),
+    Column("environment", String(253), nullable=False),
+    Column("deployment", String(253), nullable=False),
+    Column("revision", String(64), nullable=False),
+    Column("metric", String(60), nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("state", String(20), nullable=False, index=True),
+    Column("opened_at", String(40), nullable=False),
+    Column("resolved_at", String(40), nullable=True),
+    Column("first_window", String(40), nullable=False),
+    Column("last_window", String(40), nullable=False),
+    Column("acked_by", String(253), nullable=True),
+    Column("acked_at", String(40), nullable=True),
+    Column("summary", String(1000), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("remediation", Text, nullable=True),
+)
+"""Alerts: one open (``firing``) alert per fingerprint (rule, environment, deployment)
+at a time; ``details`` is JSON (values per window, every drifted feature)."""
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("matchers", Text, nullable=False),
+    Column("starts_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+    Column("created_by", String(253), nullable=False),
+    Column("comment", String(1000), nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+"""Silences: alerts whose labels match every matcher (JSON object) notify nobody until
+``expires_at``."""
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("route", String(253), nullable=False),
+    Column("target", String(500), nullable=False),
+    Column("dedup_key", String(600), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", String(40), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("sent_at", String(40), nullable=True),
+    Column("last_error", String(1000), nullable=True),
+    Index("ix_notifications_dedup", "route", "dedup_key", unique=True),
+    Index("ix_notifications_due", "status", "next_attempt_at"),
+)
+"""The outbox: a notification is written before it is sent, once per route and
+``dedup_key``; ``payload`` holds no secret (the route's secret is resolved at send time)."""

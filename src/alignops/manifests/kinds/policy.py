@@ -16,9 +16,46 @@ __all__ = [
     "ModelDeploymentPolicy",
     "ModelDeploymentPolicySpec",
     "PerformanceThreshold",
+    "Remediation",
     "Requirement",
+    "ScaleChange",
     "Selector",
+    "Severity",
 ]
+
+
+class ScaleChange(Spec):
+    min_scale: int | None = Field(default=None, ge=0)
+    max_scale: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> ScaleChange:
+        if self.min_scale is None and self.max_scale is None:
+            raise ValueError("set minScale or maxScale")
+        return self
+
+
+class Remediation(Spec):
+    """What to do when live traffic breaks the requirement (decision 0032)."""
+
+    action: Literal["rollback", "retrain", "scale", "none"] = "none"
+    automatic: bool = Field(
+        default=False,
+        description="the policy marks this remediation low-risk: done without asking; "
+        "otherwise it is proposed on the alert and a person runs it",
+    )
+    scale: ScaleChange | None = None
+
+    @model_validator(mode="after")
+    def _scale_needs_values(self) -> Remediation:
+        if self.action == "scale" and self.scale is None:
+            raise ValueError("action scale needs scale.minScale or scale.maxScale")
+        if self.action != "scale" and self.scale is not None:
+            raise ValueError("scale is only used with action scale")
+        return self
+
+
+Severity = Literal["info", "warning", "critical"]
 
 
 class ExplainabilityReport(Spec):
@@ -40,6 +77,9 @@ class BiasDetection(Spec):
     min_group_size: int = Field(
         default=100, ge=1, description="smaller groups are reported, not gated on"
     )
+    alert_target: str | None = None
+    severity: Severity = "warning"
+    remediation: Remediation = Field(default_factory=Remediation)
 
 
 class DataDriftMonitoring(Spec):
@@ -47,6 +87,8 @@ class DataDriftMonitoring(Spec):
     threshold: float = Field(gt=0, description="maximum PSI per feature")
     alert_target: str | None = None
     features: list[str] | None = None
+    severity: Severity = "warning"
+    remediation: Remediation = Field(default_factory=Remediation)
 
 
 class PerformanceThreshold(Spec):
@@ -54,6 +96,9 @@ class PerformanceThreshold(Spec):
     metric: Literal["accuracy", "rocAuc", "f1", "rmse", "mae"]
     min: float | None = None
     max: float | None = None
+    alert_target: str | None = None
+    severity: Severity = "warning"
+    remediation: Remediation = Field(default_factory=Remediation)
 
     @model_validator(mode="after")
     def _one_bound(self) -> PerformanceThreshold:

@@ -1,0 +1,1 @@
+"""Robust seasonal anomaly scores for series of service metrics and daily costs."""

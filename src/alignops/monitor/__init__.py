@@ -1,0 +1,1 @@
+"""Monitoring of deployed models: telemetry windows, alert rules, alerts, remediation."""

@@ -1,0 +1,1 @@
+"""Notifications: alert routes (Slack, signed webhook, e-mail, log), an outbox, retries."""
