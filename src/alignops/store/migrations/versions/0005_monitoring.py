@@ -94,9 +94,7 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.String(_TIME), nullable=True),
         sa.Column("last_error", sa.String(1000), nullable=True),
     )
-    op.create_index(
-        "ix_notifications_dedup", "notifications", ["route", "dedup_key"], unique=True
-    )
+    op.create_index("ix_notifications_dedup", "notifications", ["route", "dedup_key"], unique=True)
     op.create_index("ix_notifications_due", "notifications", ["status", "next_attempt_at"])
 
 
