@@ -136,6 +136,24 @@ def test_new_version_is_routed_only_once_it_boots(delivery: Delivery) -> None:
     assert len(backends(delivery)) == 1
 
 
+def test_deployments_of_one_model_and_settings_share_one_boot_check(delivery: Delivery) -> None:
+    scale_to_zero(delivery)
+    twin = ZERO.format(model="scorer-v1").replace("name: scorer-api", "name: scorer-twin")
+    delivery.repo.write("deployments/scorer-twin.yaml", twin)
+    delivery.repo.commit("two deployments of one model, scaled to zero")
+    result = delivery.sync()
+    assert result.outcome == "synced", result.to_dict()["failures"]
+    messages = sorted(a.message for a in result.actions if "scales to zero" in a.message)
+    assert len(messages) == 2
+    checked = [m for m in messages if "started once in" in m]
+    shared = [m for m in messages if "boots as ModelDeployment/" in m]
+    assert (len(checked), len(shared)) == (1, 1)  # one start proved both
+    for name in ("scorer-api", "scorer-twin"):
+        answer = post(delivery.url(f"ModelDeployment/{name}"))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["predictions"] == expected(train(1))
+
+
 def test_a_killed_activator_is_drift_and_the_next_sync_heals_it(delivery: Delivery) -> None:
     scale_to_zero(delivery)
     delivery.repo.commit("scale to zero")

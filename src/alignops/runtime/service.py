@@ -94,6 +94,9 @@ class Service(ABC):
         )
         self.in_flight = 0
         self.requests = 0
+        self.answered: dict[int, int] = {}
+        """HTTP status → requests answered with it (for ``/metrics``)."""
+        self.latency_ms_total = 0.0
         self.ready_ms: float | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -182,6 +185,8 @@ class Service(ABC):
         and respond. ``served`` is (model, model_version) for telemetry."""
         latency = (time.perf_counter() - call.started) * 1000
         cost = billed(latency) if status != 499 else 0
+        self.answered[status] = self.answered.get(status, 0) + 1
+        self.latency_ms_total += latency
         self.telemetry.record(
             (call.request_id, call.timestamp, served[0], served[1], status, latency,
              call.cold, rows, body, out, error, cost)
@@ -192,6 +197,8 @@ class Service(ABC):
         """Record a request refused before any work (not billed), and respond."""
         out = error_body(code, message, call.request_id)
         latency = (time.perf_counter() - call.started) * 1000
+        self.answered[status] = self.answered.get(status, 0) + 1
+        self.latency_ms_total += latency
         self.telemetry.record(
             (call.request_id, call.timestamp, None, None, status, latency, call.cold, 0, None,
              out, code, 0)
@@ -240,6 +247,14 @@ class Service(ABC):
             },
         }
         return Response(json.dumps(body).encode(), 503 if exceeded else 200, None, _JSON)
+
+    async def metrics(self) -> Response:
+        """Prometheus text format, built from counters the request path keeps anyway
+        (:mod:`alignops.runtime.metrics`): scraping costs the requests nothing."""
+        from alignops.runtime.metrics import render
+
+        text, content_type = render(self)
+        return Response(text, 200, None, content_type)
 
     async def metadata(self) -> Response:
         body = {

@@ -21,6 +21,7 @@ Decision 0027.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import sys
 import time
@@ -61,6 +62,11 @@ class Activations:
         self.port = port
         self.start_timeout = start_timeout
         self.record_path = root / "activator.json"
+        self._routes: dict[str, dict[str, tuple[Route, dict[str, Any]]]] = {}
+        """Environment → its routes, read once: only :meth:`put` and :meth:`remove` change
+        them while the provider holds the machine lock."""
+        self._booted: dict[str, dict[str, Any]] = {}
+        """Boot identity → what the boot check reported (see :func:`boot_identity`)."""
 
     # -- the activator process ----------------------------------------------------------
 
@@ -125,13 +131,17 @@ class Activations:
 
     def routes(self, environment: str) -> dict[str, tuple[Route, dict[str, Any]]]:
         """Service → (route, its settings) of ``environment``."""
+        cached = self._routes.get(environment)
+        if cached is not None:
+            return dict(cached)
         out: dict[str, tuple[Route, dict[str, Any]]] = {}
         for path in sorted((self.root / "routes" / environment).glob("*.json")):
             with contextlib.suppress(OSError, ValueError, KeyError):
-                route = Route.from_file(path)
-                settings = json.loads(path.read_text(encoding="utf-8")).get("settings", {})
-                out[route.service] = (route, settings)
-        return out
+                data = path.read_bytes()
+                route = Route.from_json(data)
+                out[route.service] = (route, json.loads(data).get("settings", {}))
+        self._routes[environment] = out
+        return dict(out)
 
     def url(self, record: ActivatorRecord, route: Route) -> str:
         return f"{record.url}/{route.environment}/{route.deployment}"
@@ -140,15 +150,26 @@ class Activations:
         """Start ``route`` once to prove it boots, then route it; (its URL, what the start
         reported). If it does not boot, the previous route stays."""
         record = self.ensure_activator()
-        timeout = route.start_timeout_seconds + 10
-        status, body, error = http_json(
-            record.host, record.port, "/-/check", timeout, method="POST", body=route.to_json()
-        )
+        identity = boot_identity(route)
+        proved = self._booted.get(identity)
+        status: int | None
+        body: Any
+        error: str | None
+        if proved is not None:
+            status, body, error = 200, dict(proved), None
+        else:
+            timeout = route.start_timeout_seconds + 10
+            status, body, error = http_json(
+                record.host, record.port, "/-/check", timeout, method="POST", body=route.to_json()
+            )
         if status == 200 and isinstance(body, dict):
+            self._booted.setdefault(identity, {**body, "provedBy": route.service})
             document = json.loads(route.to_json())
             document["settings"] = settings
             path = route_path(self.root, route.environment, route.deployment)
             write_atomic(path, json.dumps(document, indent=2, sort_keys=True).encode())
+            self.routes(route.environment)
+            self._routes[route.environment][route.service] = (route, settings)
             http_json(record.host, record.port, "/-/reload", 60.0, method="POST")
             return self.url(record, route), body
         message = body.get("message") if isinstance(body, dict) else error
@@ -165,6 +186,7 @@ class Activations:
         if not path.exists():
             return False
         path.unlink()
+        self._routes.pop(environment, None)
         record = self.record()
         if record is not None:
             http_json(record.host, record.port, "/-/reload", 60.0, method="POST")
@@ -179,6 +201,20 @@ class Activations:
         if status != 200 or not isinstance(body, dict):
             return None
         return {(r["environment"], r["service"]): r for r in body.get("routes", [])}
+
+
+_IDENTITY_FREE = ("deployment", "environment", "revision", "telemetry")
+"""Spec fields that name a service or where it writes, not what it boots."""
+
+
+def boot_identity(route: Route) -> str:
+    """What a boot check proves: the service spec without the fields that only name the
+    deployment. Two routes with the same identity load the same model files (their paths
+    are content-addressed) or handler code with the same limits, so one boot check in a
+    sync proves both (1,000 deployments of one model: one start, not 1,000)."""
+    spec = {k: v for k, v in route.spec.items() if k not in _IDENTITY_FREE}
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _previous_port(path: Path) -> int | None:

@@ -238,9 +238,13 @@ class LocalProvider(Provider):
         for instance in instances:
             if not self._alive(instance):
                 self._forget(instance)
-        message = (
-            f"scales to zero at {url} (idle after {desired.idle_timeout_seconds} s); "
+        proof = (
             f"started once in {started.get('startMs', 0):.0f} ms to check it boots"
+            if started.get("provedBy") in (None, desired.name)
+            else f"boots as {started['provedBy']} does (same model and settings)"
+        )
+        message = (
+            f"scales to zero at {url} (idle after {desired.idle_timeout_seconds} s); {proof}"
         )
         if stopped:
             message += "; stopped " + ", ".join(stopped)
