@@ -54,6 +54,9 @@ bench: setup
 	$(BIN)/python bench/check_bench.py
 	$(BIN)/python bench/evidence_bench.py
 	$(BIN)/python bench/runtime_bench.py
+	$(BIN)/python bench/delivery_bench.py
+	$(BIN)/python bench/monitor_bench.py
+	$(BIN)/python bench/anomaly_bench.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache bench/out

@@ -37,6 +37,7 @@ def test_every_kind_has_a_template_or_doc_example() -> None:
         "Exception",
         "Budget",
         "AlertRoute",
+        "AlertRule",
     }
 
 

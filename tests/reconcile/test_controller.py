@@ -371,6 +371,31 @@ def wait_gone(pid: int) -> None:
     pytest.fail(f"pid {pid} still runs after SIGKILL")
 
 
+def test_the_server_serves_controller_and_monitor_metrics(
+    delivery: Delivery, servers: Servers
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    server = servers.start("--interval", "30", "--listen", "127.0.0.1:0")
+    assert server.next_tick()["outcome"] == "synced"
+    response = httpx.get(f"{server.url}/metrics")
+    assert response.status_code == 200
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
+    assert samples[("alignops_controller_ticks_total", ())] >= 1
+    synced = (
+        "alignops_controller_syncs_total",
+        (("environment", "staging"), ("outcome", "synced")),
+    )
+    assert samples[synced] == 1
+    healthy = ("alignops_controller_services", (("environment", "staging"), ("health", "healthy")))
+    assert samples[healthy] == 1
+    assert any(name.startswith("alignops_monitor_") for name, _ in samples)
+
+
 def test_a_killed_service_is_running_again_after_the_next_tick(
     delivery: Delivery, servers: Servers
 ) -> None:

@@ -9,6 +9,7 @@ import traceback
 import typer
 
 from alignops._version import __version__
+from alignops.cli.alerts import alerts_app
 from alignops.cli.approve import approve_command
 from alignops.cli.audit import audit_app
 from alignops.cli.check import check_command
@@ -23,6 +24,7 @@ from alignops.cli.deliver import (
 from alignops.cli.demo import demo_command
 from alignops.cli.evidence import evidence_app
 from alignops.cli.init import init_command
+from alignops.cli.monitor import monitor_app
 from alignops.cli.output import EXIT_INTERNAL, stderr
 from alignops.cli.policy import policy_app
 from alignops.cli.rollback import rollback_command
@@ -55,6 +57,8 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
 app.add_typer(cost_app, name="cost")
+app.add_typer(monitor_app, name="monitor")
+app.add_typer(alerts_app, name="alerts")
 
 
 @app.command("version")

@@ -35,6 +35,7 @@ from alignops.cli.check import evidence_index, print_verdict, record_verdict
 from alignops.cli.context import evidence_store
 from alignops.cli.deliver import gate_evidence
 from alignops.cli.deliver_output import print_status, print_sync, status_rows
+from alignops.cli.demo_monitor import watch_live_traffic
 from alignops.cli.output import EXIT_DENY, console, errors_reported
 from alignops.cli.progress import progress_reporter
 from alignops.errors import UsageError
@@ -356,14 +357,18 @@ def _delivery(directory: Path) -> bool:
         )
     report = audit.verify()
     console.print(f"  chain {'intact' if report.ok else 'TAMPERED'}: {report.records} records")
+    watched = watch_live_traffic(repo, audit, url, model_features, _step)
     console.print(
         f"\n  still serving: curl -X POST {url}/predict …;  alignops status --repo {directory} "
-        f"--env production;  stop everything with: alignops down --repo {directory}",
+        f"--env production;  alignops monitor status --repo {directory};  alignops alerts "
+        f"list --state all --repo {directory};  stop everything with: alignops down --repo "
+        f"{directory}",
         soft_wrap=True,
     )
     audit.db.close()
     return (
-        first.outcome == "synced"
+        watched
+        and first.outcome == "synced"
         and cold["status"] == 200
         and cold.get("version") == "1.0.0"
         and refused.outcome == "refused"
@@ -400,7 +405,9 @@ def demo_command(
             "denied with the policy's message; the biased model was denied on measured "
             "disparity, the mitigated one passed with two signed approvals; it was served, "
             "answered real requests, the non-compliant 2.0.0 was refused while 1.0.0 kept "
-            "serving, and rollback put Git back on 1.0.0; audit chains verify."
+            "serving, and rollback put Git back on 1.0.0; replayed survey years drifted, the "
+            "alert reached Slack once per window with a retraining branch, and resolved; "
+            "audit chains verify."
         )
     else:
         console.print("[bold red]demo did not behave as expected[/]")

@@ -12,19 +12,25 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from prometheus_client import CollectorRegistry
 
 from alignops.cli.context import DbOption, RepoOption, open_audit_log, open_repository
 from alignops.cli.deliver import gate_evidence
 from alignops.cli.output import EXIT_OK, Format, OutputOption, errors_reported
 from alignops.errors import UsageError
 from alignops.reconcile.controller import Controller, TickOutcome
+from alignops.reconcile.metrics import ControllerMetrics, controller_registry, renderer
 from alignops.reconcile.providers import ProviderContext
 from alignops.reconcile.webhooks import WebhookReceiver
+
+if TYPE_CHECKING:
+    from alignops.monitor import Monitor
 
 __all__ = ["server_command"]
 
@@ -92,6 +98,18 @@ def server_command(
             audit = open_audit_log(db, repository.root)
             cleanup.callback(audit.db.close)
             store, on_verdict = gate_evidence(repository)
+            from alignops.monitor import Monitor  # loads the monitor's machinery
+            from alignops.monitor.metrics import MonitorMetrics
+
+            monitor = Monitor(
+                repository,
+                database=audit.db,
+                audit=audit,
+                environments=tuple(environments or ()),
+                remote=remote,
+                evidence_store=store,
+            )
+            metrics = ControllerMetrics()
             controller = Controller(
                 repository,
                 audit=audit,
@@ -101,14 +119,22 @@ def server_command(
                 environments=tuple(environments or ()),
                 remote=remote,
                 interval=interval,
-                report=_json_line if fmt == "json" else _text_line,
+                report=metrics.reporting(_json_line if fmt == "json" else _text_line),
                 log=_log,
+                after_tick=_monitoring(monitor),
             )
+            metrics.watch(controller)
+            registry = controller_registry(metrics)
+            registry.register(MonitorMetrics(monitor))
             # Bound before anything is recorded: a port in use changes nothing.
-            receiver = None if once else _receiver(controller, listen, webhook_secret_env)
+            receiver = (
+                None
+                if once
+                else _receiver(controller, listen, webhook_secret_env, metrics, registry)
+            )
             if receiver is not None:
                 cleanup.callback(receiver.stop)
-            controller.start()
+            metrics.recovered(controller.start())
         if once:
             outcomes = controller.tick("once")
             raise typer.Exit(max((o.exit_code for o in outcomes), default=EXIT_OK))
@@ -121,7 +147,10 @@ def _serve(controller: Controller, receiver: WebhookReceiver | None, secret_env:
     if receiver is not None:
         if receiver.secret is None:
             _log(f"webhooks off: {secret_env} is not set (polling only)")
-        _log(f"listening on {receiver.url} (POST /hooks/github, /hooks/gitlab; GET /healthz)")
+        _log(
+            f"listening on {receiver.url} "
+            "(POST /hooks/github, /hooks/gitlab; GET /healthz, /metrics)"
+        )
         receiver.start()
 
     def stop(signum: int, _frame: Any) -> None:
@@ -137,6 +166,28 @@ def _serve(controller: Controller, receiver: WebhookReceiver | None, secret_env:
     _log("stopped")
 
 
+def _monitoring(monitor: Monitor) -> Callable[[], None]:
+    """The monitor's tick, run after each controller tick. Stdout stays one line per
+    environment and tick (``-o json`` readers parse it); what the monitor did — when it
+    did anything — and its problems go to stderr with the other logs
+    (docs/monitoring.md)."""
+
+    def tick() -> None:
+        report = monitor.tick()
+        c = report.counts()
+        moved = ("opened", "updated", "resolved", "sent", "retrying", "failed", "waiting")
+        if any(c[k] for k in moved):
+            _log(
+                f"monitor: {c['judged']} judged · {c['opened']} opened · {c['updated']} "
+                f"updated · {c['resolved']} resolved · notifications: {c['sent']} sent, "
+                f"{c['retrying']} retrying, {c['failed']} failed, {c['waiting']} waiting"
+            )
+        for problem in report.problems:
+            _log(f"monitor: {problem}")
+
+    return tick
+
+
 def _address(listen: str) -> tuple[str, int] | None:
     """``HOST:PORT`` (``[::1]:PORT`` for IPv6) → (host, port); '' → None."""
     if not listen.strip():
@@ -148,7 +199,13 @@ def _address(listen: str) -> tuple[str, int] | None:
     return host, int(port)
 
 
-def _receiver(controller: Controller, listen: str, secret_env: str) -> WebhookReceiver | None:
+def _receiver(
+    controller: Controller,
+    listen: str,
+    secret_env: str,
+    metrics: ControllerMetrics,
+    registry: CollectorRegistry,
+) -> WebhookReceiver | None:
     address = _address(listen)
     if address is None:
         return None
@@ -157,9 +214,10 @@ def _receiver(controller: Controller, listen: str, secret_env: str) -> WebhookRe
         return WebhookReceiver(
             *address,
             secret=secret.encode() or None,
-            on_push=controller.wake,
-            on_rejected=controller.rejected,
+            on_push=metrics.counting_pushes(controller.wake),
+            on_rejected=metrics.counting_rejections(controller.rejected),
             health=controller.health,
+            metrics=renderer(registry),
         )
     except OSError as exc:
         raise UsageError(f"--listen {address[0]}:{address[1]}: {exc.strerror or exc}") from None

@@ -104,7 +104,7 @@ class NotificationSettings(Spec):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     timeout_seconds: float = Field(default=10.0, gt=0, description="per HTTP attempt")
     max_attempts: int = Field(
-        default=8, ge=1, description="attempts before a notification is reported as failed"
+        default=12, ge=1, description="attempts before a notification is reported as failed"
     )
     backoff_seconds: float = Field(
         default=2.0, gt=0, description="first retry delay; doubled after each failure"

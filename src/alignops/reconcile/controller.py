@@ -157,7 +157,11 @@ class Controller:
         interval: float = 30.0,
         report: Report = _quiet,
         log: Log = _quiet,
+        after_tick: Callable[[], None] | None = None,
     ) -> None:
+        """``after_tick``: called at the end of every tick (the server runs the monitor
+        there: it is above reconcile in the layers, so it is handed in); what it raises
+        is reported and recorded like a metering failure, and the loop goes on."""
         if interval <= 0:
             raise UsageError(f"--interval must be more than 0 seconds, got {interval:g}")
         self.repository = repository
@@ -170,6 +174,7 @@ class Controller:
         self.interval = interval
         self.report = report
         self.log = log
+        self.after_tick = after_tick
         self.watches: list[Watch] = []
         self.started_at = datetime.now(UTC)
         self.last_tick: datetime | None = None
@@ -377,6 +382,7 @@ class Controller:
         self._meter()
         self.last_tick = datetime.now(UTC)
         self.ticks += 1
+        self._after_tick()
         return outcomes
 
     def _sync(self, watch: Watch, trigger: str) -> TickOutcome:
@@ -463,6 +469,16 @@ class Controller:
         except Exception as exc:  # noqa: BLE001 - reported and recorded; the loop goes on
             self._failed(None, "meter", exc)
             self.log(f"metering failed: {exc}")
+
+    def _after_tick(self) -> None:
+        """The hook given to the constructor (the monitor, in ``alignops server``)."""
+        if self.after_tick is None:
+            return
+        try:
+            self.after_tick()
+        except Exception as exc:  # noqa: BLE001 - reported and recorded; the loop goes on
+            self._failed(None, "after-tick", exc)
+            self.log(f"after the tick: {type(exc).__name__}: {exc}")
 
     def _fetch(self, *, strict: bool) -> None:
         """Fetch the remote; a failure (the network) is reported, and what was fetched

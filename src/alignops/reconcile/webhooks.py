@@ -8,7 +8,8 @@
 Both are compared in constant time (:func:`hmac.compare_digest`). The payload fields
 used are ``ref`` (``refs/heads/main``) and the commit pushed (``after``; GitLab also
 ``checkout_sha``). :class:`WebhookReceiver` serves ``POST /hooks/github``, ``POST
-/hooks/gitlab`` and ``GET /healthz`` from a thread (decision 0021).
+/hooks/gitlab`` and ``GET /healthz`` from a thread (decision 0021), and ``GET /metrics``
+when given a renderer (:mod:`alignops.reconcile.metrics`, decision 0033).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 __all__ = [
+    "MetricsRenderer",
     "Push",
     "WebhookReceiver",
     "github_signature",
@@ -95,17 +97,22 @@ _HEADERS = {"x-hub-signature-256": "X-Hub-Signature-256", "x-gitlab-token": "X-G
 class Reply:
     status: int
     body: Mapping[str, Any]
+    raw: bytes | None = None
+    """Sent as is instead of ``body`` as JSON (``/metrics``)."""
+    content_type: str = "application/json"
 
 
 OnPush = Callable[[Push], list[str]]
 """Wakes the loop for a push; the environments that watch its branch (empty: ignored)."""
 OnRejected = Callable[[Source, str, str], None]
 """(source, reason, client address) of a request whose secret did not match."""
+MetricsRenderer = Callable[[str], tuple[bytes, str]]
+"""The request's ``Accept`` header → (the metrics exposition, its content type)."""
 
 
 class WebhookReceiver:
-    """``POST /hooks/github``, ``POST /hooks/gitlab`` and ``GET /healthz`` on one
-    address, served by a thread per request."""
+    """``POST /hooks/github``, ``POST /hooks/gitlab``, ``GET /healthz`` and, with
+    ``metrics``, ``GET /metrics`` on one address, served by a thread per request."""
 
     def __init__(
         self,
@@ -116,11 +123,13 @@ class WebhookReceiver:
         on_push: OnPush,
         on_rejected: OnRejected,
         health: Callable[[], Mapping[str, Any]],
+        metrics: MetricsRenderer | None = None,
     ) -> None:
         self.secret = secret or None
         self.on_push = on_push
         self.on_rejected = on_rejected
         self.health = health
+        self.metrics = metrics
         server_class = _IPv6Server if ":" in host else ThreadingHTTPServer
         self.server = server_class((host, port), _Handler)
         self.server.receiver = self  # type: ignore[attr-defined]
@@ -151,6 +160,11 @@ class WebhookReceiver:
             if method != "GET":
                 return Reply(405, {"error": "use GET"})
             return Reply(200, self.health())
+        if path == "/metrics" and self.metrics is not None:
+            if method != "GET":
+                return Reply(405, {"error": "use GET"})
+            data, content_type = self.metrics(headers.get("accept", ""))
+            return Reply(200, {}, raw=data, content_type=content_type)
         source = _ENDPOINTS.get(path)
         if source is None:
             return Reply(404, {"error": f"no such endpoint {path}"})
@@ -218,9 +232,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(reply)
 
     def _send(self, reply: Reply) -> None:
-        data = json.dumps(reply.body, default=str).encode()
+        data = reply.raw if reply.raw is not None else json.dumps(reply.body, default=str).encode()
         self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

@@ -258,6 +258,39 @@ class ConfigRepository:
         repo.references.create(ref, oid, force=True)
         return str(oid)
 
+    def create_branch(
+        self, branch: str, files: Mapping[str, bytes], message: str, *, parent: str
+    ) -> str:
+        """Create ``branch`` with one commit on top of ``parent`` that adds or replaces
+        ``files``; the working tree, the index and every other ref stay as they are.
+
+        Atomic: the branch appears with its commit, or not at all. An existing
+        ``branch`` is refused (:class:`SourceError`), never overwritten. Returns the
+        commit id.
+        """
+        repo = self.raw
+        ref = f"refs/heads/{branch}"
+        if not pygit2.reference_is_valid_name(ref):
+            raise SourceError(f"{branch!r} is not a valid branch name")
+        if ref in repo.references:
+            raise SourceError(f"branch {branch!r} already exists in {self.root}")
+        base = self.resolve(parent)
+        for path in files:
+            if posixpath.normpath(path) != path or path.startswith(("/", "../")):
+                raise SourceError(f"{path!r} is not a normalized path inside the repository")
+        index = pygit2.Index()
+        index.read_tree(base.tree)
+        for path, data in sorted(files.items()):
+            index.add(pygit2.IndexEntry(path, repo.create_blob(data), FileMode.BLOB))
+        tree = index.write_tree(repo)
+        sig = default_signature()
+        oid = repo.create_commit(None, sig, sig, message, tree, [base.id])
+        try:
+            repo.references.create(ref, oid, force=False)
+        except (pygit2.AlreadyExistsError, pygit2.GitError) as exc:
+            raise SourceError(f"cannot create branch {branch!r}: {exc}") from None
+        return str(oid)
+
     def fetch(self, remote: str) -> None:
         """Update ``refs/remotes/<remote>/*`` from a remote configured in the repository
         (the working tree and local branches are not touched)."""

@@ -1,6 +1,7 @@
 """Manifest kinds, one module each; importing this package registers them all."""
 
 from alignops.manifests.kinds.alertroute import AlertRoute
+from alignops.manifests.kinds.alertrule import AlertRule
 from alignops.manifests.kinds.budget import Budget
 from alignops.manifests.kinds.dataset import Dataset
 from alignops.manifests.kinds.deployment import ModelDeployment
@@ -11,6 +12,7 @@ from alignops.manifests.kinds.policy import ModelDeploymentPolicy
 
 __all__ = [
     "AlertRoute",
+    "AlertRule",
     "Budget",
     "Dataset",
     "Model",

@@ -243,9 +243,7 @@ class LocalProvider(Provider):
             if started.get("provedBy") in (None, desired.name)
             else f"boots as {started['provedBy']} does (same model and settings)"
         )
-        message = (
-            f"scales to zero at {url} (idle after {desired.idle_timeout_seconds} s); {proof}"
-        )
+        message = f"scales to zero at {url} (idle after {desired.idle_timeout_seconds} s); {proof}"
         if stopped:
             message += "; stopped " + ", ".join(stopped)
         details = {"url": url, "scaleToZero": True, "bootCheckMs": started.get("startMs")}
