@@ -4,20 +4,13 @@ repository whose model declares its data and whose policy watches its drift."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
-from alignops.audit import AuditLog
 from alignops.manifests.config import Environment
 from alignops.manifests.kinds.policy import Remediation
 from alignops.monitor.remediate import AlertFacts
-from alignops.reconcile.providers import ProviderContext
-from alignops.store import Database, default_database_url
-from tests.conftest import Repo
-from tests.reconcile.conftest import Delivery, stop_machine_helpers, stop_recorded, train
+from tests.reconcile.conftest import Delivery
 
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 SINCE = datetime(2025, 3, 14, 5, 0, tzinfo=UTC)
@@ -108,22 +101,3 @@ def with_data_and_policy(delivery: Delivery) -> str:
     model.write_text(model.read_text() + "  datasets:\n    training: scorer-train\n")
     delivery.repo.write("policies/scorer-drift.yaml", POLICY)
     return delivery.repo.commit("declare the training data; watch drift")
-
-
-@pytest.fixture(name="delivery")
-def delivery_fixture(repo: Repo) -> Iterator[Delivery]:
-    """As ``tests/reconcile``'s: model ``scorer-v1`` deployed as ``scorer-api`` (always
-    on) in staging, committed; every process a test starts is stopped afterwards.
-    Import ``delivery_fixture`` to use it as ``delivery``."""
-    db = Database(default_database_url(repo.path))
-    world = Delivery(repo, db, AuditLog(db), ProviderContext(repo.path / ".alignops", db))
-    world.model("scorer-v1", "1.0.0", train(1))
-    world.deployment("scorer-api", "scorer-v1")
-    (repo.path / "functions" / "scorer.yaml").unlink()
-    repo.commit("serve scorer-v1")
-    try:
-        yield world
-    finally:
-        stop_recorded(db)
-        stop_machine_helpers(world.state_dir / "runtime")
-        db.close()

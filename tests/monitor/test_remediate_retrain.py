@@ -14,13 +14,14 @@ from tests.monitor.remediation_world import (
     ALERT,
     NOW,
     SINCE,
-    delivery_fixture,  # noqa: F401  (the `delivery` fixture)
     facts,
     remediation,
     staging,
     with_data_and_policy,
 )
-from tests.reconcile.conftest import Delivery
+from tests.reconcile.conftest import (
+    Delivery,
+)
 
 BRANCH = f"alignops/retrain/scorer-api-20250314-{ALERT}"
 REQUEST = "retraining/scorer-api-20250314.md"

@@ -7,12 +7,14 @@ from __future__ import annotations
 from alignops.monitor.remediate import remediate
 from tests.monitor.remediation_world import (
     ALERT,
-    delivery_fixture,  # noqa: F401  (the `delivery` fixture)
     facts,
     remediation,
     staging,
 )
-from tests.reconcile.conftest import Delivery, train
+from tests.reconcile.conftest import (
+    Delivery,
+    train,
+)
 
 SERVICE = "ModelDeployment/scorer-api"
 FILES = ("deployments/scorer-api.yaml", "models/scorer-v1.skops", "models/scorer-v1.yaml")

@@ -14,12 +14,13 @@ from alignops.monitor.remediate_scale import set_scaling
 from alignops.reconcile.providers import ProviderContext
 from tests.monitor.remediation_world import (
     ALERT,
-    delivery_fixture,  # noqa: F401  (the `delivery` fixture)
     facts,
     remediation,
     staging,
 )
-from tests.reconcile.conftest import Delivery
+from tests.reconcile.conftest import (
+    Delivery,
+)
 
 FILE = "deployments/scorer-api.yaml"
 

@@ -15,6 +15,7 @@ import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from alignops.audit import AuditLog
@@ -105,7 +106,7 @@ def watch_live_traffic(
             database=audit.db,
             audit=audit,
             environments=("production",),
-            settle=_seconds(SETTLE_SECONDS),
+            settle=timedelta(seconds=SETTLE_SECONDS),
         )
         monitor.tick()  # the windows of earlier requests are judged (too few of them)
         step("17. replay the 2016, 2017 and 2018 surveys, one window each")
@@ -145,12 +146,6 @@ def watch_live_traffic(
         and len(resolved) == 1
         and retrain
     )
-
-
-def _seconds(value: float) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=value)
 
 
 def _replay(monitor: Any, url: str, frame: Any, label: str, slack: Any) -> dict[str, Any]:

@@ -185,8 +185,7 @@ class Service(ABC):
         and respond. ``served`` is (model, model_version) for telemetry."""
         latency = (time.perf_counter() - call.started) * 1000
         cost = billed(latency) if status != 499 else 0
-        self.answered[status] = self.answered.get(status, 0) + 1
-        self.latency_ms_total += latency
+        self._tally(status, latency)
         self.telemetry.record(
             (call.request_id, call.timestamp, served[0], served[1], status, latency,
              call.cold, rows, body, out, error, cost)
@@ -197,8 +196,7 @@ class Service(ABC):
         """Record a request refused before any work (not billed), and respond."""
         out = error_body(code, message, call.request_id)
         latency = (time.perf_counter() - call.started) * 1000
-        self.answered[status] = self.answered.get(status, 0) + 1
-        self.latency_ms_total += latency
+        self._tally(status, latency)
         self.telemetry.record(
             (call.request_id, call.timestamp, None, None, status, latency, call.cold, 0, None,
              out, code, 0)
@@ -207,6 +205,11 @@ class Service(ABC):
         if status == 429:
             headers["retry-after"] = "1"
         return Response(out, status, headers, _JSON)
+
+    def _tally(self, status: int, latency_ms: float) -> None:
+        """Count an answer for ``/metrics``."""
+        self.answered[status] = self.answered.get(status, 0) + 1
+        self.latency_ms_total += latency_ms
 
     async def elsewhere(self, request: Request) -> Response:
         """The endpoint of the other kind of service: 404, pointing to this one's."""
