@@ -6,8 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha256sum | cut -c1-12)
 
-# Debian packages: WeasyPrint renders PDF reports with Pango; tests look at them with poppler.
-DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
+# Debian packages: WeasyPrint renders PDF reports with Pango; tests look at them with poppler;
+# the cost ledger runs on Spark (--engine spark), which needs a Java runtime.
+DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils openjdk-17-jre-headless
 
 .PHONY: setup system demo test lint typecheck contracts unit bench docs clean
 
@@ -24,7 +25,7 @@ system:
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,evidence,runtime]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,evidence,runtime,finops,spark]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -50,13 +51,17 @@ unit: setup
 	exit $$status
 
 bench: setup
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,evidence,bench]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,evidence,runtime,finops,spark,bench]'
 	$(BIN)/python bench/check_bench.py
 	$(BIN)/python bench/evidence_bench.py
 	$(BIN)/python bench/runtime_bench.py
 	$(BIN)/python bench/delivery_bench.py
 	$(BIN)/python bench/monitor_bench.py
 	$(BIN)/python bench/anomaly_bench.py
+	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/allocation_bench.py
+	$(BIN)/python bench/cost_anomaly_bench.py
+	$(BIN)/python bench/forecast_bench.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache bench/out

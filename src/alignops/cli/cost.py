@@ -1,8 +1,10 @@
-"""``alignops cost``: what running models costs.
+"""``alignops cost``: what models cost.
 
 ``usage`` meters the runtime telemetry not counted yet, then prints requests,
 GB-seconds and cost per deployment; ``export`` writes the cost records as a FOCUS CSV or
-Parquet file for a cost ledger. docs/metering.md has examples.
+Parquet file (docs/metering.md). The ledger commands — ``ingest``, ``report``,
+``budgets``, ``anomalies``, ``anomaly-feedback``, ``forecast`` — live in the
+``cost_*`` modules and are registered at the end of this one (docs/finops.md).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from alignops.store import Database, default_database_url
 __all__ = ["cost_app"]
 
 cost_app = typer.Typer(
-    help="What running models costs: metered usage as FOCUS cost records.",
+    help="What models cost: metered usage, the FOCUS cost ledger, allocation, budgets, "
+    "anomalies and forecasts.",
     no_args_is_help=True,
 )
 
@@ -248,3 +251,13 @@ def _print_usage(lines: list[UsageLine], by: By, environment: str | None) -> Non
     )
     for note in sorted(notes):
         console.print(f"* not priced: {note}", soft_wrap=True)
+
+
+def _register_ledger_commands() -> None:
+    from alignops.cli import cost_anomalies, cost_budgets, cost_forecast, cost_ingest, cost_report
+
+    for module in (cost_ingest, cost_report, cost_budgets, cost_anomalies, cost_forecast):
+        module.register(cost_app)
+
+
+_register_ledger_commands()

@@ -35,6 +35,7 @@ from alignops.cli.check import evidence_index, print_verdict, record_verdict
 from alignops.cli.context import evidence_store
 from alignops.cli.deliver import gate_evidence
 from alignops.cli.deliver_output import print_status, print_sync, status_rows
+from alignops.cli.demo_finops import account_for_costs
 from alignops.cli.demo_monitor import watch_live_traffic
 from alignops.cli.output import EXIT_DENY, console, errors_reported
 from alignops.cli.progress import progress_reporter
@@ -358,6 +359,7 @@ def _delivery(directory: Path) -> bool:
     report = audit.verify()
     console.print(f"  chain {'intact' if report.ok else 'TAMPERED'}: {report.records} records")
     watched = watch_live_traffic(repo, audit, url, model_features, _step)
+    accounted = account_for_costs(repo, _step)
     console.print(
         f"\n  still serving: curl -X POST {url}/predict …;  alignops status --repo {directory} "
         f"--env production;  alignops monitor status --repo {directory};  alignops alerts "
@@ -368,6 +370,7 @@ def _delivery(directory: Path) -> bool:
     audit.db.close()
     return (
         watched
+        and accounted
         and first.outcome == "synced"
         and cold["status"] == 200
         and cold.get("version") == "1.0.0"
@@ -407,7 +410,8 @@ def demo_command(
             "answered real requests, the non-compliant 2.0.0 was refused while 1.0.0 kept "
             "serving, and rollback put Git back on 1.0.0; replayed survey years drifted, the "
             "alert reached Slack once per window with a retraining branch, and resolved; "
-            "audit chains verify."
+            "the FOCUS bill and our own usage share one ledger, allocated to the cent, the "
+            "dev budget's thresholds reached Slack once each; audit chains verify."
         )
     else:
         console.print("[bold red]demo did not behave as expected[/]")

@@ -5,14 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from alignops.manifests.base import Name, RepoPath, Spec
 from alignops.manifests.kinds.alertroute import SecretRef
 
 __all__ = [
     "CONFIG_FILE",
+    "AllocationRule",
     "Environment",
+    "FinopsSettings",
     "ManifestSettings",
     "MonitoringSettings",
     "NotificationSettings",
@@ -125,6 +127,74 @@ class MonitoringSettings(Spec):
     )
 
 
+Dimension = Literal["model", "team", "env", "activity", "cost_center"]
+
+_GOVERNED_TAGS: dict[Dimension, list[str]] = {
+    "model": ["model", "alignops.model", "ml-model"],
+    "team": ["team", "owner", "business_unit"],
+    "env": ["env", "environment", "stage"],
+    "activity": ["activity", "alignops.activity"],
+    "cost_center": ["cost_center", "costcenter", "cost-center"],
+}
+
+
+def _governed_tags() -> dict[Dimension, list[str]]:
+    return {k: list(v) for k, v in _GOVERNED_TAGS.items()}
+
+
+class AllocationRule(Spec):
+    """How costs that carry no value of a dimension (untagged) or a shared value are split
+    over that dimension's values (decision 0035)."""
+
+    dimension: Dimension
+    shared_values: list[str] = Field(
+        default_factory=list,
+        description="values of the dimension that mean 'shared by all', e.g. shared, platform",
+    )
+    untagged: Literal["unallocated", "proportional", "even", "fixed"] = Field(
+        default="unallocated",
+        description="what happens to costs without a value: kept as unallocated, or split "
+        "proportionally to the allocated costs, evenly, or by fixed shares",
+    )
+    shared: Literal["proportional", "even", "fixed"] = "proportional"
+    split: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="fixed shares per value (percent, summing to 100) for 'fixed'",
+    )
+
+
+class FinopsSettings(Spec):
+    """The cost ledger: where it lives, which tags are governed, how costs are allocated."""
+
+    ledger: RepoPath | None = Field(
+        default=None,
+        description="DuckDB file of the ledger, relative to the repository; "
+        "default .alignops/ledger.duckdb",
+    )
+    governed_tags: dict[Dimension, list[str]] = Field(
+        default_factory=_governed_tags,
+        description="tag keys (after trimming and case-folding) that give each dimension, "
+        "first match wins; a dimension not named keeps its default keys",
+    )
+    allocation: list[AllocationRule] = Field(default_factory=list)
+
+    @field_validator("governed_tags", mode="after")
+    @classmethod
+    def _keep_defaults(cls, given: dict[Dimension, list[str]]) -> dict[Dimension, list[str]]:
+        merged = _governed_tags()
+        merged.update({k: [key.strip().casefold() for key in v] for k, v in given.items()})
+        return merged
+
+    cost_metric: Literal["EffectiveCost", "BilledCost", "ListCost"] = Field(
+        default="EffectiveCost", description="which FOCUS cost column reports and budgets use"
+    )
+    evidence_price_list: Name | None = Field(
+        default=None,
+        description="price list whose cpuSecond prices evidence jobs; default: the first "
+        "environment's target's price list",
+    )
+
+
 class ManifestSettings(Spec):
     """Which YAML files are manifests."""
 
@@ -144,6 +214,7 @@ class RepoConfig(Spec):
     manifests: ManifestSettings = Field(default_factory=ManifestSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    finops: FinopsSettings = Field(default_factory=FinopsSettings)
 
     def environment(self, name: str) -> Environment | None:
         return next((e for e in self.environments if e.name == name), None)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
 from alignops.manifests.base import Name, ResourceModel, Spec, register_kind
 
-__all__ = ["Budget", "BudgetScope", "BudgetSpec", "BudgetThreshold"]
+__all__ = ["GOVERNED_DIMENSIONS", "Budget", "BudgetScope", "BudgetSpec", "BudgetThreshold"]
 
 
 class BudgetThreshold(Spec):
@@ -17,8 +17,13 @@ class BudgetThreshold(Spec):
     basis: Literal["actual", "forecast"] = "actual"
 
 
+GovernedDimension = Literal["model", "team", "env", "activity", "cost_center"]
+GOVERNED_DIMENSIONS: tuple[str, ...] = get_args(GovernedDimension)
+"""The cost ledger's dimensions (``alignops.finops.ledger.DIMENSIONS``; kept equal by a test)."""
+
+
 class BudgetScope(Spec):
-    tags: dict[str, str] = Field(
+    tags: dict[GovernedDimension, str] = Field(
         default_factory=dict, description="governed tags that must all match, e.g. team: risk"
     )
 
