@@ -162,7 +162,7 @@ def render(summary: dict[str, Any]) -> str:
         f"DuckDB {summary['duckdb']}; load average during the run "
         f"{summary['load'][0]:.1f}.",
         "",
-        "| file | size | `ingest_paths` | rows/s | phases: hash · stage · check · write "
+        "| file | size | `ingest_paths` | rows/s | phases: hash · open · check · write "
         "| bare DuckDB load | ratio | again (skipped) |",
         "|---|---|---|---|---|---|---|---|",
     ]
